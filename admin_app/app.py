@@ -1,0 +1,77 @@
+"""The application factory: routes, middleware and the SQLAdmin panel.
+
+URL map:
+    GET /            → redirect to the panel
+    GET /healthz     → admin_app.health.healthz
+    /admin/...       → SQLAdmin (views/); login at /admin/login (admin_app.auth)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+
+from sqladmin import Admin
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.routing import Route
+
+from admin_app.auth import AdminAuth
+from admin_app.csrf import CrossSiteGuard, csrf_token
+from admin_app.db import make_engine, make_session_factory
+from admin_app.health import healthz
+from admin_app.permissions import RoleGrants
+from admin_app.russian import RUSSIAN, force_russian
+from models import ROLE_NAMES
+from settings import PROJECT_DIR, Settings, load_settings
+from views import register_views
+
+TEMPLATES_DIR = PROJECT_DIR / "templates"
+
+
+async def home(request: Request) -> RedirectResponse:
+    return RedirectResponse("/admin/", status_code=302)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = Starlette(
+        routes=[Route("/", home), Route("/healthz", healthz)],
+        middleware=[Middleware(CrossSiteGuard, base_url=settings.base_url)],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+
+    auth = AdminAuth(settings, session_factory)
+    admin = Admin(
+        app,
+        session_maker=session_factory,
+        title=f"Аттестация — {settings.centre_name}",
+        templates_dir=str(TEMPLATES_DIR),
+        authentication_backend=auth,
+        authorization_backend=RoleGrants(),
+        i18n_config=RUSSIAN,
+    )
+    force_russian(admin)
+    auth.templates = admin.templates
+    admin.templates.env.globals.update(
+        csrf_token=csrf_token,
+        centre_name=settings.centre_name,
+        role_names=ROLE_NAMES,
+        today=date.today,
+    )
+    register_views(admin)
+    return app

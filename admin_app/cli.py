@@ -1,0 +1,197 @@
+"""The command line: `python -m admin_app <command>`.
+
+Every message is Russian; an error is one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from admin_app import cli_russian
+from admin_app.accounts import AccountError, check_password, create_user
+from admin_app.db import make_engine, make_session_factory, transaction
+from admin_app.passwords import hash_password
+from admin_app.reference import load_reference
+from admin_app.schema import upgrade_to_head
+from models import Municipality, Organization, Role, RoleCode, User
+from settings import Settings, SettingsError, load_settings
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+EXIT_ERROR = 1
+EXIT_SETTINGS = 2
+
+
+class CommandError(Exception):
+    """A command cannot be carried out; the message is for the operator."""
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> None:
+    upgrade_to_head(settings.database_url)
+    print("База данных обновлена до последней версии схемы.")
+
+
+def cmd_load_reference(settings: Settings, _args: argparse.Namespace) -> None:
+    with transaction(_session_factory(settings)) as session:
+        added = load_reference(session)
+    print(f"Справочник муниципалитетов загружен: добавлено записей — {added}.")
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> None:
+    password = os.environ.get("ADMIN_PASSWORD") or _prompt_password()
+    try:
+        check_password(password, args.username)
+        with transaction(_session_factory(settings)) as session:
+            user = create_user(
+                session,
+                role_code=args.role,
+                username=args.username,
+                email=args.email,
+                full_name=args.full_name,
+                password_hash=hash_password(password, settings.bcrypt_rounds),
+                municipality_id=_municipality_id(session, args.municipality),
+                organization_id=_organization_id(session, args.organization),
+            )
+            role_name = user.role.name
+    except AccountError as error:
+        raise CommandError(str(error)) from None
+    print(f"Пользователь «{args.username}» создан, роль: {role_name}.")
+
+
+def cmd_bootstrap(settings: Settings, _args: argparse.Namespace) -> None:
+    """What a fresh local run needs: the schema, the reference data, a first operator."""
+    cmd_migrate(settings, _args)
+    cmd_load_reference(settings, _args)
+    with transaction(_session_factory(settings)) as session:
+        has_operator = session.scalar(select(User.id).join(Role).where(Role.code == RoleCode.OPERATOR).limit(1))
+        if has_operator is not None:
+            print("Оператор уже есть: новая учетная запись не создавалась.")
+            return
+        password = secrets.token_urlsafe(12)
+        create_user(
+            session,
+            role_code=RoleCode.OPERATOR,
+            username="operator",
+            email="operator@example.com",
+            full_name="Оператор центра аттестации",
+            password_hash=hash_password(password, settings.bcrypt_rounds),
+        )
+    print("Создан первый оператор. Запишите данные для входа — пароль больше не будет показан:")
+    print("  имя пользователя: operator")
+    print(f"  пароль:           {password}")
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from admin_app.app import create_app
+
+    upgrade_to_head(settings.database_url)
+    print(f"Аттестация: http://{args.host}:{args.port}/admin/ (остановить — Ctrl+C)")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+
+
+def _session_factory(settings: Settings):
+    return make_session_factory(make_engine(settings.database_url))
+
+
+def _prompt_password() -> str:
+    if not sys.stdin.isatty():
+        raise CommandError("Пароль не задан: укажите его в переменной ADMIN_PASSWORD.")
+    password = getpass.getpass("Пароль: ")
+    if password != getpass.getpass("Пароль ещё раз: "):
+        raise CommandError("Пароли не совпадают.")
+    return password
+
+
+def _municipality_id(session, name: str | None) -> int | None:
+    if not name:
+        return None
+    found = session.scalar(select(Municipality.id).where(Municipality.name == name))
+    if found is None:
+        raise CommandError(f"Муниципалитет «{name}» не найден (загрузите справочник: load-reference).")
+    return found
+
+
+def _organization_id(session, name: str | None) -> int | None:
+    if not name:
+        return None
+    found = session.scalars(select(Organization.id).where(Organization.name == name)).all()
+    if len(found) != 1:
+        raise CommandError(f"Образовательная организация «{name}» не найдена или неоднозначна.")
+    return found[0]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    cli_russian.install()
+    parser = argparse.ArgumentParser(
+        prog="python -m admin_app",
+        description="Аттестация: управление приложением из командной строки.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="КОМАНДА")
+
+    serve = commands.add_parser("serve", help="обновить схему базы и запустить веб-сервер")
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"адрес (по умолчанию {DEFAULT_HOST})")
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"порт (по умолчанию {DEFAULT_PORT})",
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+    commands.add_parser("migrate", help="обновить схему базы данных до последней версии").set_defaults(
+        handler=cmd_migrate
+    )
+    commands.add_parser("load-reference", help="загрузить справочник муниципалитетов Томской области").set_defaults(
+        handler=cmd_load_reference
+    )
+
+    create = commands.add_parser(
+        "create-user",
+        help="создать пользователя (пароль из ADMIN_PASSWORD или с клавиатуры)",
+    )
+    create.add_argument(
+        "--role",
+        required=True,
+        help="роль: " + ", ".join(code.value for code in RoleCode),
+    )
+    create.add_argument("--username", required=True, help="имя пользователя (латиница)")
+    create.add_argument("--email", required=True, help="адрес электронной почты")
+    create.add_argument("--full-name", default="", help="ФИО")
+    create.add_argument(
+        "--municipality",
+        help="муниципалитет (название) — для координаторов и экспертов",
+    )
+    create.add_argument("--organization", help="образовательная организация (название)")
+    create.set_defaults(handler=cmd_create_user)
+
+    commands.add_parser(
+        "bootstrap",
+        help="подготовить локальный запуск: схема, справочник, первый оператор",
+    ).set_defaults(handler=cmd_bootstrap)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve" and not os.environ.get("BASE_URL", "").strip():
+        os.environ["BASE_URL"] = f"http://{args.host}:{args.port}"
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(f"Ошибка настройки: {error}", file=sys.stderr)
+        return EXIT_SETTINGS
+    try:
+        args.handler(settings, args)
+    except (CommandError, AccountError) as error:
+        print(f"Ошибка: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0

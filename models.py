@@ -1,0 +1,228 @@
+"""The data model of «Аттестация»: roles, users, municipalities, organizations,
+invitations and the e-mail outbox.
+
+Every time is timezone-aware UTC (`UTCDateTime`); every column that scopes or
+filters a list carries an index. The schema itself is made only by the Alembic
+migrations in `migrations/`.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given where UTC is required")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class RoleCode(enum.StrEnum):
+    OPERATOR = "operator"
+    MUNICIPAL_COORDINATOR = "municipal_coordinator"
+    ORGANIZATION_COORDINATOR = "organization_coordinator"
+    EXPERT = "expert"
+
+
+ROLE_NAMES = {
+    RoleCode.OPERATOR: "Оператор (сотрудник центра аттестации)",
+    RoleCode.MUNICIPAL_COORDINATOR: "Муниципальный координатор по аттестации",
+    RoleCode.ORGANIZATION_COORDINATOR: "Координатор по аттестации в образовательной организации",
+    RoleCode.EXPERT: "Специалист по аттестации (эксперт)",
+}
+
+
+class MunicipalityKind(enum.StrEnum):
+    URBAN_OKRUG = "urban_okrug"
+    MUNICIPAL_DISTRICT = "municipal_district"
+    DEPARTMENTAL = "departmental"
+
+    @property
+    def label(self) -> str:
+        return MUNICIPALITY_KIND_LABELS[self]
+
+
+MUNICIPALITY_KIND_LABELS = {
+    MunicipalityKind.URBAN_OKRUG: "Городской округ",
+    MunicipalityKind.MUNICIPAL_DISTRICT: "Муниципальный район",
+    MunicipalityKind.DEPARTMENTAL: "Ведомственный",
+}
+
+
+class DeliveryState(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+DELIVERY_STATE_LABELS = {
+    DeliveryState.QUEUED: "В очереди",
+    DeliveryState.SENT: "Отправлено",
+    DeliveryState.FAILED: "Ошибка отправки",
+}
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class Role(Base):
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Municipality(Base):
+    __tablename__ = "municipalities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+
+    organizations: Mapped[list[Organization]] = relationship(back_populates="municipality")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+    __table_args__ = (UniqueConstraint("municipality_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+
+    municipality: Mapped[Municipality] = relationship(back_populates="organizations")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(32))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(100))
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"), index=True)
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id", use_alter=True), unique=True)
+
+    role: Mapped[Role] = relationship()
+    municipality: Mapped[Municipality | None] = relationship()
+    organization: Mapped[Organization | None] = relationship()
+    invitation: Mapped[Invitation | None] = relationship(foreign_keys=[invitation_id])
+
+    def __str__(self) -> str:
+        return self.username
+
+
+# Logins are unique regardless of case: "Ivan" may not register beside "ivan".
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
+    inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    delivery_state: Mapped[str] = mapped_column(String(20), default=DeliveryState.QUEUED, index=True)
+
+    role: Mapped[Role] = relationship()
+    municipality: Mapped[Municipality | None] = relationship()
+    organization: Mapped[Organization | None] = relationship()
+    inviter: Mapped[User | None] = relationship(foreign_keys=[inviter_id])
+    accepted_user: Mapped[User | None] = relationship(foreign_keys=[accepted_user_id])
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class OutboxMessage(Base):
+    """One e-mail waiting for, or done with, delivery (the transactional outbox)."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), index=True)

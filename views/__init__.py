@@ -1,0 +1,16 @@
+"""The panel's views, in menu order."""
+
+from sqladmin import Admin
+
+from views.invitations import InvitationAdmin
+from views.municipalities import MunicipalityAdmin
+from views.organizations import OrganizationAdmin
+from views.roles import RoleAdmin
+from views.users import UserAdmin
+
+VIEWS = (UserAdmin, InvitationAdmin, MunicipalityAdmin, OrganizationAdmin, RoleAdmin)
+
+
+def register_views(admin: Admin) -> None:
+    for view in VIEWS:
+        admin.add_view(view)

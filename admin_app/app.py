@@ -3,6 +3,7 @@
 URL map:
     GET /            → redirect to the panel
     GET /healthz     → admin_app.health.healthz
+    errors           → admin_app.errors (Russian pages, no traceback)
     /admin/...       → SQLAdmin (views/); login at /admin/login (admin_app.auth)
 """
 
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from admin_app.auth import AdminAuth
 from admin_app.csrf import CrossSiteGuard, csrf_token
 from admin_app.db import make_engine, make_session_factory
+from admin_app.errors import exception_handlers
 from admin_app.health import healthz
 from admin_app.permissions import RoleGrants
 from admin_app.russian import RUSSIAN, force_russian
@@ -46,9 +48,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         yield
         engine.dispose()
 
+    errors = exception_handlers(settings.centre_name)
     app = Starlette(
         routes=[Route("/", home), Route("/healthz", healthz)],
         middleware=[Middleware(CrossSiteGuard, base_url=settings.base_url)],
+        exception_handlers=errors,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -65,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         authorization_backend=RoleGrants(),
         i18n_config=RUSSIAN,
     )
+    admin.admin.add_exception_handler(Exception, errors[Exception])
     force_russian(admin)
     auth.templates = admin.templates
     admin.templates.env.globals.update(

@@ -32,7 +32,7 @@ PASSWORD = "верныйпароль-2026"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 
 
-def _pg_admin_engine():  # noqa: ANN202
+def _pg_admin_engine():
     return create_engine(make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
 
 
@@ -153,8 +153,6 @@ def csrf_from(html: str) -> str:
     return found.group(1)
 
 
-def log_in(client: TestClient, username: str, password: str = PASSWORD, **extra: str):  # noqa: ANN201
+def log_in(client: TestClient, username: str, password: str = PASSWORD, **extra: str):
     token = csrf_from(client.get("/admin/login").text)
-    return client.post(
-        "/admin/login", data={"username": username, "password": password, "csrf_token": token, **extra}
-    )
+    return client.post("/admin/login", data={"username": username, "password": password, "csrf_token": token, **extra})

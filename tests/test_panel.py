@@ -1,0 +1,92 @@
+"""The panel as an operator and as other roles see it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from models import Municipality, User
+from tests.conftest import log_in
+
+VIEWS = ("user", "invitation", "municipality", "organization", "role")
+
+
+@pytest.fixture
+def operator(client, make_user) -> User:
+    user = make_user("olesya", full_name="Олеся Петрова")
+    log_in(client, "olesya")
+    return user
+
+
+@pytest.mark.parametrize("identity", VIEWS)
+def test_every_list_opens_for_an_operator_in_russian(client, operator, identity) -> None:
+    page = client.get(f"/admin/{identity}/list")
+    assert page.status_code == 200
+    assert "Выход" in page.text
+    for english in ("Logout", "Search", "New ", "Actions"):
+        assert english not in page.text
+
+
+def test_municipalities_list_shows_the_reference_data(client, operator) -> None:
+    page = client.get("/admin/municipality/list?pageSize=50")
+    assert "ЗАТО Северск" in page.text and "Культура и искусство" in page.text
+    assert "Городской округ" in page.text and "Ведомственный" in page.text
+
+
+def test_password_hash_is_never_shown_or_editable(client, operator) -> None:
+    for path in (f"/admin/user/details/{operator.id}", f"/admin/user/edit/{operator.id}", "/admin/user/list"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert operator.password_hash not in page.text
+        assert "password" not in page.text.lower()
+
+
+def test_user_form_has_russian_labels_and_checks_the_email(client, operator, session_factory) -> None:
+    form = client.get(f"/admin/user/edit/{operator.id}")
+    for label in ("ФИО", "Электронная почта", "Роль", "Муниципалитет", "Активен"):
+        assert label in form.text
+    response = client.post(
+        f"/admin/user/edit/{operator.id}",
+        data={"full_name": "Олеся", "email": "not-an-address", "role": "1", "is_active": "y", "save": "Save"},
+    )
+    assert response.status_code == 400
+    assert "Неверный адрес электронной почты" in response.text
+    with session_factory() as session:
+        assert session.get(User, operator.id).email == "olesya@example.com"
+
+
+def test_required_field_message_is_russian(client, operator, session_factory) -> None:
+    response = client.post("/admin/municipality/create", data={"name": "", "kind": "departmental", "save": "Save"})
+    assert response.status_code == 400
+    assert "Обязательное поле" in response.text
+    with session_factory() as session:
+        assert session.scalar(select(Municipality).where(Municipality.name == "")) is None
+
+
+def test_dates_are_russian_in_the_centres_time(client, operator) -> None:
+    page = client.get(f"/admin/user/details/{operator.id}")
+    assert operator.created_at.strftime("%B") not in page.text
+    assert __import__("re").search(r"\d\d\.\d\d\.\d{4} \d\d:\d\d", page.text)
+
+
+@pytest.mark.parametrize("role", ["municipal_coordinator", "organization_coordinator", "expert"])
+def test_other_roles_see_their_cabinet_but_no_model_view_yet(client, make_user, role, session_factory) -> None:
+    with session_factory() as session:
+        municipality_id = session.scalar(select(Municipality.id).where(Municipality.name == "Томский район"))
+    organization_id = None
+    if role == "organization_coordinator":
+        from models import Organization
+
+        with session_factory.begin() as session:
+            school = Organization(name="МБОУ СОШ № 1", municipality_id=municipality_id)
+            session.add(school)
+            session.flush()
+            organization_id = school.id
+    make_user("coordinator", role=role, municipality_id=municipality_id, organization_id=organization_id)
+    log_in(client, "coordinator")
+    cabinet = client.get("/admin/")
+    assert cabinet.status_code == 200
+    assert "Личный кабинет" in cabinet.text
+    assert "Пользователи" not in cabinet.text
+    for identity in VIEWS:
+        assert client.get(f"/admin/{identity}/list").status_code in (403, 404)

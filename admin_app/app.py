@@ -27,6 +27,7 @@ from admin_app.errors import exception_handlers
 from admin_app.health import healthz
 from admin_app.permissions import RoleGrants
 from admin_app.russian import RUSSIAN, force_russian
+from admin_app.template_patches import PatchingLoader
 from models import ROLE_NAMES
 from settings import PROJECT_DIR, Settings, load_settings
 from views import register_views
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     admin.admin.add_exception_handler(Exception, errors[Exception])
     force_russian(admin)
+    admin.templates.env.loader = PatchingLoader(admin.templates.env.loader)
     auth.templates = admin.templates
     admin.templates.env.globals.update(
         csrf_token=csrf_token,

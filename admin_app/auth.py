@@ -27,6 +27,7 @@ from starlette.templating import Jinja2Templates
 from admin_app.accounts import find_user_by_login
 from admin_app.csrf import csrf_token_valid
 from admin_app.passwords import dummy_hash, verify_password
+from admin_app.request_context import current_request
 from admin_app.session_cookie import BrowserSessionCookie
 from models import RoleCode, User, utcnow
 from settings import Settings
@@ -95,6 +96,7 @@ class AdminAuth(AuthenticationBackend):
             login_url = request.url_for("admin:login").include_query_params(next=_path_with_query(request))
             return RedirectResponse(login_url, status_code=302)
         request.state.user = user
+        current_request.set(request)
         return True
 
     async def get_user_id(self, request: Request) -> Any:

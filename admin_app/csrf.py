@@ -8,7 +8,8 @@ BASE_URL. Requests carrying none of these headers are not from a browser page
 and pass; the session cookie is SameSite=Strict besides.
 
 The tokens (`csrf_token`, `csrf_token_valid`) are a synchronizer token kept in
-the session: every form that changes state carries it in a hidden `csrf_token`.
+the session: every form that changes state carries it in a hidden `csrf_token`;
+`SessionTokenCSRF` puts it into SQLAdmin's forms.
 """
 
 from __future__ import annotations
@@ -20,10 +21,16 @@ from urllib.parse import urlsplit
 from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+from wtforms import Field, Form
+from wtforms.csrf.core import CSRF
+from wtforms.validators import ValidationError
+
+from admin_app.request_context import current_request
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SAME_SITE_VALUES = frozenset({"same-origin", "none"})
 SESSION_KEY = "csrf"
+STALE_FORM = "Форма устарела: обновите страницу и отправьте её ещё раз (введённое сохранено ниже)."
 
 
 def csrf_token(request: HTTPConnection) -> str:
@@ -35,6 +42,17 @@ def csrf_token_valid(request: HTTPConnection, submitted: object) -> bool:
     if not expected or not isinstance(submitted, str):
         return False
     return hmac.compare_digest(expected.encode(), submitted.encode())
+
+
+class SessionTokenCSRF(CSRF):
+    """The same session token in SQLAdmin's WTForms forms (a hidden `csrf_token` field)."""
+
+    def generate_csrf_token(self, csrf_token_field: Field) -> str:
+        return csrf_token(current_request.get())
+
+    def validate_csrf_token(self, form: Form, field: Field) -> None:
+        if not csrf_token_valid(current_request.get(), field.data):
+            raise ValidationError(STALE_FORM)
 
 
 def _origin(url: str) -> str:

@@ -144,7 +144,7 @@ def make_user(session_factory: sessionmaker[Session]) -> Callable[..., User]:
     return make
 
 
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+CSRF_INPUT = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def csrf_from(html: str) -> str:

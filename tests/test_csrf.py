@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Municipality
-from tests.conftest import log_in
+from tests.conftest import csrf_from, log_in
 
 NEW_MUNICIPALITY = {"name": "Новый район", "kind": "municipal_district", "save": "Save"}
 
@@ -45,9 +45,19 @@ def test_cross_site_create_is_refused_and_writes_nothing(operator_client, sessio
     [{"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://127.0.0.1:8000"}, {}],
 )
 def test_same_origin_create_passes(operator_client, session_factory, headers) -> None:
-    response = operator_client.post("/admin/municipality/create", data=NEW_MUNICIPALITY, headers=headers)
+    token = csrf_from(operator_client.get("/admin/municipality/create").text)
+    data = {**NEW_MUNICIPALITY, "csrf_token": token}
+    response = operator_client.post("/admin/municipality/create", data=data, headers=headers)
     assert response.status_code == 302
     assert "Новый район" in _municipality_names(session_factory)
+
+
+def test_panel_form_without_the_token_is_refused_and_keeps_what_was_typed(operator_client, session_factory) -> None:
+    response = operator_client.post("/admin/municipality/create", data={**NEW_MUNICIPALITY, "csrf_token": "forged"})
+    assert response.status_code == 400
+    assert "Форма устарела" in response.text
+    assert 'value="Новый район"' in response.text
+    assert "Новый район" not in _municipality_names(session_factory)
 
 
 def test_cross_site_login_post_is_refused(client) -> None:

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Municipality, User
-from tests.conftest import log_in
+from tests.conftest import csrf_from, log_in
 
 VIEWS = ("user", "invitation", "municipality", "organization", "role")
 
@@ -47,7 +47,14 @@ def test_user_form_has_russian_labels_and_checks_the_email(client, operator, ses
         assert label in form.text
     response = client.post(
         f"/admin/user/edit/{operator.id}",
-        data={"full_name": "Олеся", "email": "not-an-address", "role": "1", "is_active": "y", "save": "Save"},
+        data={
+            "full_name": "Олеся",
+            "email": "not-an-address",
+            "role": "1",
+            "is_active": "y",
+            "save": "Save",
+            "csrf_token": csrf_from(form.text),
+        },
     )
     assert response.status_code == 400
     assert "Неверный адрес электронной почты" in response.text
@@ -56,7 +63,9 @@ def test_user_form_has_russian_labels_and_checks_the_email(client, operator, ses
 
 
 def test_required_field_message_is_russian(client, operator, session_factory) -> None:
-    response = client.post("/admin/municipality/create", data={"name": "", "kind": "departmental", "save": "Save"})
+    token = csrf_from(client.get("/admin/municipality/create").text)
+    data = {"name": "", "kind": "departmental", "save": "Save", "csrf_token": token}
+    response = client.post("/admin/municipality/create", data=data)
     assert response.status_code == 400
     assert "Обязательное поле" in response.text
     with session_factory() as session:

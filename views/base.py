@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqladmin import ModelView
 from sqladmin._types import BASE_FORMATTERS_TYPE
 from sqladmin.formatters import BASE_FORMATTERS
+from starlette.requests import Request
 from wtforms import Form
 
+from admin_app.csrf import SessionTokenCSRF
 from admin_app.dates import format_bool, format_date, format_datetime
 
 RUSSIAN_FORMATTERS: BASE_FORMATTERS_TYPE = {
@@ -21,10 +23,12 @@ RUSSIAN_FORMATTERS: BASE_FORMATTERS_TYPE = {
 
 
 class RussianForm(Form):
-    """WTForms messages («Обязательное поле.») in Russian."""
+    """WTForms messages («Обязательное поле.») in Russian, and the session's CSRF token."""
 
     class Meta:
         locales: ClassVar[list[str]] = ["ru"]
+        csrf = True
+        csrf_class = SessionTokenCSRF
 
 
 class PanelView(ModelView):
@@ -36,3 +40,6 @@ class PanelView(ModelView):
     # SQLAdmin's CSV export writes formulas verbatim and drops Cyrillic from file
     # names; it stays off until an export that handles both is built.
     can_export = False
+
+    async def on_model_change(self, data: dict[str, Any], model: Any, is_created: bool, request: Request) -> None:
+        data.pop("csrf_token", None)

@@ -55,4 +55,5 @@ class UserAdmin(PanelView, model=User):
     form_args = {column.key: {"label": label} for column, label in LABELS.items()}
 
     async def on_model_change(self, data: dict[str, Any], model: Any, is_created: bool, request: Request) -> None:
+        await super().on_model_change(data, model, is_created, request)
         data["email"] = normalize_email(data.get("email") or "")

@@ -1,6 +1,8 @@
 """The command line: `python -m admin_app <command>`.
 
-Every message is Russian; an error is one line on stderr and a non-zero exit.
+Every command that touches the database first brings its schema to head, so a
+fresh DATABASE_URL works with any of them. Every message is Russian; an error
+is one line on stderr and a non-zero exit.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> None:
 
 
 def cmd_load_reference(settings: Settings, _args: argparse.Namespace) -> None:
+    upgrade_to_head(settings.database_url)
     with transaction(_session_factory(settings)) as session:
         added = load_reference(session)
     print(f"Справочник муниципалитетов загружен: добавлено записей — {added}.")
@@ -46,6 +49,7 @@ def cmd_load_reference(settings: Settings, _args: argparse.Namespace) -> None:
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> None:
     password = os.environ.get("ADMIN_PASSWORD") or _prompt_password()
+    upgrade_to_head(settings.database_url)
     try:
         check_password(password, args.username)
         with transaction(_session_factory(settings)) as session:
@@ -67,7 +71,6 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_bootstrap(settings: Settings, _args: argparse.Namespace) -> None:
     """What a fresh local run needs: the schema, the reference data, a first operator."""
-    cmd_migrate(settings, _args)
     cmd_load_reference(settings, _args)
     with transaction(_session_factory(settings)) as session:
         has_operator = session.scalar(select(User.id).join(Role).where(Role.code == RoleCode.OPERATOR).limit(1))

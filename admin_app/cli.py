@@ -98,7 +98,35 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     upgrade_to_head(settings.database_url)
     print(f"Аттестация: http://{args.host}:{args.port}/admin/ (остановить — Ctrl+C)")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(create_app(settings, send_mail=True), host=args.host, port=args.port, log_level="info")
+
+
+def cmd_send_mail(settings: Settings, args: argparse.Namespace) -> None:
+    """Deliver the e-mail outbox: what is due now (--once), or continuously until Ctrl+C."""
+    import asyncio
+    import logging
+
+    from admin_app.mail.outbox import count_by_status
+    from admin_app.mail.sender import MailSender, deliver_due, run_until_signalled
+    from admin_app.mail.transports import transport_for
+    from models import OutboxStatus
+
+    upgrade_to_head(settings.database_url)
+    factory = _session_factory(settings)
+    transport = transport_for(settings)
+    logging.basicConfig(level=logging.WARNING if args.once else logging.INFO, format="%(asctime)s %(message)s")
+    if args.once:
+        sent = asyncio.run(deliver_due(factory, transport))
+        with transaction(factory) as session:
+            counts = count_by_status(session)
+        print(
+            f"Отправлено писем: {sent}; в очереди: {counts[OutboxStatus.PENDING]}; "
+            f"с ошибкой: {counts[OutboxStatus.DEAD]}."
+        )
+        return
+    print("Рассылка писем запущена (остановить — Ctrl+C).")
+    asyncio.run(run_until_signalled(MailSender(factory, transport)))
+    print("Рассылка писем остановлена.")
 
 
 def _session_factory(settings: Settings):
@@ -180,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
         "bootstrap",
         help="подготовить локальный запуск: схема, справочник, первый оператор",
     ).set_defaults(handler=cmd_bootstrap)
+    send_mail = commands.add_parser(
+        "send-mail",
+        help="отправлять письма из очереди до Ctrl+C (с --once — отправить и выйти)",
+    )
+    send_mail.add_argument("--once", action="store_true", help="отправить то, что пора, и выйти")
+    send_mail.set_defaults(handler=cmd_send_mail)
     return parser
 
 

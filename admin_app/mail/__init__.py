@@ -1,0 +1,1 @@
+"""E-mail: letters from templates, the transactional outbox, transports and the background sender."""

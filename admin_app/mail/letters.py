@@ -1,0 +1,52 @@
+"""Letters rendered from the templates in templates/mail/ (operators edit those files to change a letter).
+
+The subject and the plain text are not escaped; the HTML part is (autoescape on
+for *.html). Edits to the templates take effect without a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from settings import PROJECT_DIR
+
+MAIL_TEMPLATES_DIR = PROJECT_DIR / "templates" / "mail"
+
+_ENVIRONMENT = Environment(
+    loader=FileSystemLoader(MAIL_TEMPLATES_DIR),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class Letter:
+    subject: str
+    text: str
+    html: str
+
+
+def invitation_letter(*, centre_name: str, link: str) -> Letter:
+    """The invitation to register, with its personal single-use `link`."""
+    if not link:
+        raise ValueError("an invitation letter needs a link")
+    subject, text = _render_invitation(centre_name, link)
+    return Letter(subject=subject, text=text, html=_render("invitation.html", centre_name=centre_name, link=link))
+
+
+def invitation_template_preview(*, centre_name: str) -> tuple[str, str]:
+    """The subject and the text without the link part, as the invitation form shows them («Не изменять!»)."""
+    return _render_invitation(centre_name, None)
+
+
+def _render_invitation(centre_name: str, link: str | None) -> tuple[str, str]:
+    subject = " ".join(_render("invitation_subject.txt", centre_name=centre_name).split())
+    return subject, _render("invitation.txt", centre_name=centre_name, link=link)
+
+
+def _render(name: str, **context: object) -> str:
+    return _ENVIRONMENT.get_template(name).render(**context).strip()

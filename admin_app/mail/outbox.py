@@ -1,0 +1,210 @@
+"""The transactional outbox: every state change of an OutboxMessage, and of its invitation's delivery state.
+
+A request only adds a row (`enqueue`) in its own transaction and never talks to
+SMTP. The sender takes a due row with a lease (`claim`: a conditional UPDATE, so
+of several processes exactly one gets it), sends it, then records the outcome:
+`mark_sent`, `schedule_retry` (exponential backoff) or `mark_dead`. Delivery is
+at least once: a process killed mid-send leaves a lease that expires, and the
+letter is sent again.
+
+`claim` and the outcome functions each begin with an UPDATE, so that when run as
+a transaction of its own the write lock is taken first and SQLite's busy timeout
+applies (a read followed by a write would fail at once with SQLITE_BUSY).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from admin_app.mail.letters import Letter
+from models import DeliveryState, Invitation, OutboxMessage, OutboxStatus
+
+LEASE = timedelta(minutes=5)
+FIRST_RETRY_DELAY = timedelta(minutes=1)
+MAX_RETRY_DELAY = timedelta(hours=1)
+MAX_ATTEMPTS = 10
+JITTER = 0.1
+MAX_ERROR_LENGTH = 1000
+SUPERSEDED = "Заменено новым письмом по тому же приглашению."
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """A message this process holds the lease on: what is needed to send it and record the outcome."""
+
+    id: int
+    recipient: str
+    subject: str
+    body_text: str
+    body_html: str
+    attempts: int
+    invitation_id: int | None
+
+
+def enqueue(
+    session: Session, *, idempotency_key: str, recipient: str, letter: Letter, invitation_id: int | None = None
+) -> OutboxMessage:
+    """Add a pending message, or return the one already added under `idempotency_key`.
+
+    A new letter for an invitation supersedes its older pending ones: their link is dead.
+    """
+    insert = _INSERTS[session.get_bind().dialect.name]
+    inserted = session.execute(
+        insert(OutboxMessage)
+        .values(
+            idempotency_key=idempotency_key,
+            recipient=recipient,
+            subject=letter.subject,
+            body_text=letter.text,
+            body_html=letter.html,
+            invitation_id=invitation_id,
+        )
+        .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
+    ).rowcount
+    message = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)).one()
+    if inserted and invitation_id is not None:
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.invitation_id == invitation_id,
+                OutboxMessage.id != message.id,
+                OutboxMessage.status == OutboxStatus.PENDING,
+            )
+            .values(status=OutboxStatus.DEAD, last_error=SUPERSEDED, body_text=None, body_html=None)
+            .execution_options(synchronize_session=False)
+        )
+        _set_delivery_state(session, invitation_id, DeliveryState.QUEUED)
+    return message
+
+
+def due_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
+    """Pending messages whose time has come (and whose lease, if any, has run out), oldest first."""
+    return list(
+        session.scalars(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+
+
+def claim(session: Session, message_id: int, *, now: datetime, lease: timedelta = LEASE) -> ClaimedMessage | None:
+    """Take the lease on a due message; None when another process took it first or it is no longer due."""
+    taken = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+        )
+        .values(next_attempt_at=now + lease)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        return None
+    row = session.execute(
+        select(
+            OutboxMessage.recipient,
+            OutboxMessage.subject,
+            OutboxMessage.body_text,
+            OutboxMessage.body_html,
+            OutboxMessage.attempts,
+            OutboxMessage.invitation_id,
+        ).where(OutboxMessage.id == message_id)
+    ).one()
+    return ClaimedMessage(
+        id=message_id,
+        recipient=row.recipient,
+        subject=row.subject,
+        body_text=row.body_text or "",
+        body_html=row.body_html or "",
+        attempts=row.attempts,
+        invitation_id=row.invitation_id,
+    )
+
+
+def mark_sent(session: Session, message: ClaimedMessage, *, now: datetime) -> None:
+    """Record a delivery and blank the body: it holds a link with a key."""
+    if _finish(
+        session,
+        message,
+        status=OutboxStatus.SENT,
+        sent_at=now,
+        last_error=None,
+        body_text=None,
+        body_html=None,
+    ):
+        _set_delivery_state(session, message.invitation_id, DeliveryState.SENT, sent_at=now)
+
+
+def schedule_retry(session: Session, message: ClaimedMessage, *, error: str, now: datetime) -> bool:
+    """Record a transient failure: try again after a backoff, or give up after MAX_ATTEMPTS.
+
+    Returns True when another attempt is scheduled, False when the message is now dead.
+    """
+    attempts = message.attempts + 1
+    if attempts >= MAX_ATTEMPTS:
+        mark_dead(session, message, error=error)
+        return False
+    _finish(
+        session,
+        message,
+        status=OutboxStatus.PENDING,
+        next_attempt_at=now + retry_delay(attempts),
+        last_error=error[:MAX_ERROR_LENGTH],
+    )
+    return True
+
+
+def mark_dead(session: Session, message: ClaimedMessage, *, error: str) -> None:
+    """Give up on a message (a permanent refusal, or too many attempts)."""
+    if _finish(session, message, status=OutboxStatus.DEAD, last_error=error[:MAX_ERROR_LENGTH]):
+        _set_delivery_state(session, message.invitation_id, DeliveryState.FAILED)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1 minute after the first failure, doubling up to 1 hour, each within ±10% jitter."""
+    base = min(FIRST_RETRY_DELAY * 2 ** (attempts - 1), MAX_RETRY_DELAY)
+    return base * random.uniform(1 - JITTER, 1 + JITTER)
+
+
+def count_by_status(session: Session) -> dict[OutboxStatus, int]:
+    counts = dict.fromkeys(OutboxStatus, 0)
+    for status, count in session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ).tuples():
+        counts[OutboxStatus(status)] = count
+    return counts
+
+
+def _finish(session: Session, message: ClaimedMessage, **values: object) -> bool:
+    """Write the outcome of one attempt; False when the message stopped being pending meanwhile (superseded)."""
+    return (
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message.id, OutboxMessage.status == OutboxStatus.PENDING)
+            .values(attempts=message.attempts + 1, **values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+
+
+def _set_delivery_state(
+    session: Session, invitation_id: int | None, state: DeliveryState, *, sent_at: datetime | None = None
+) -> None:
+    if invitation_id is None:
+        return
+    invitation = session.get_one(Invitation, invitation_id)
+    invitation.delivery_state = state
+    if sent_at is not None:
+        invitation.sent_at = sent_at

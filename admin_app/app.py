@@ -3,6 +3,7 @@
 URL map:
     GET /            → redirect to the panel
     GET /healthz     → admin_app.health.healthz
+    /Account/RegisterByInvite?k=…&t=…  → admin_app.registration.register_by_invite
     errors           → admin_app.errors (Russian pages, no traceback)
     /admin/...       → SQLAdmin (views/); login at /admin/login (admin_app.auth)
 """
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 
+import anyio
 from sqladmin import Admin
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,7 +27,11 @@ from admin_app.csrf import CrossSiteGuard, csrf_token
 from admin_app.db import make_engine, make_session_factory
 from admin_app.errors import exception_handlers
 from admin_app.health import healthz
+from admin_app.invitations import REGISTRATION_PATH
+from admin_app.mail.sender import MailSender
+from admin_app.mail.transports import transport_for
 from admin_app.permissions import RoleGrants
+from admin_app.registration import register_by_invite
 from admin_app.russian import RUSSIAN, force_russian
 from admin_app.template_patches import PatchingLoader
 from models import ROLE_NAMES
@@ -39,19 +45,30 @@ async def home(request: Request) -> RedirectResponse:
     return RedirectResponse("/admin/", status_code=302)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> Starlette:
+    """The application; with `send_mail` it also delivers the outbox while it runs (as `serve` does)."""
     settings = settings or load_settings()
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
+    mail_sender = MailSender(session_factory, transport_for(settings)) if send_mail else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with anyio.create_task_group() as tasks:
+            if mail_sender is not None:
+                tasks.start_soon(mail_sender.run)
+            yield
+            if mail_sender is not None:
+                mail_sender.stop()
         engine.dispose()
 
     errors = exception_handlers(settings.centre_name)
     app = Starlette(
-        routes=[Route("/", home), Route("/healthz", healthz)],
+        routes=[
+            Route("/", home),
+            Route("/healthz", healthz),
+            Route(REGISTRATION_PATH, register_by_invite, methods=["GET", "POST"]),
+        ],
         middleware=[Middleware(CrossSiteGuard, base_url=settings.base_url)],
         exception_handlers=errors,
         lifespan=lifespan,
@@ -59,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
+    app.state.mail_sender = mail_sender
 
     auth = AdminAuth(settings, session_factory)
     admin = Admin(
@@ -71,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         i18n_config=RUSSIAN,
     )
     admin.admin.add_exception_handler(Exception, errors[Exception])
+    admin.admin.state = app.state  # the panel's own views read settings and sessions from request.app.state
     force_russian(admin)
     admin.templates.env.loader = PatchingLoader(admin.templates.env.loader)
     auth.templates = admin.templates

@@ -1,8 +1,8 @@
 """Who may do what in the panel: one table, role → set of (view identity, action).
 
 SQLAdmin's grants backend reads it for every menu entry and every route
-(`has_permission`); "*" is its wildcard. Row scopes come with issue 4; until
-then only operators reach the model views and coordinators see the cabinet only.
+(`has_permission`); "*" is its wildcard. Which rows a role sees within a view
+is admin_app.scopes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ Grant = tuple[str, str]
 
 GRANTS: dict[RoleCode, frozenset[Grant]] = {
     RoleCode.OPERATOR: frozenset({(WILDCARD, WILDCARD)}),
-    RoleCode.MUNICIPAL_COORDINATOR: frozenset(),
+    RoleCode.MUNICIPAL_COORDINATOR: frozenset(
+        {("mailing", "list"), ("invitation", "list"), ("invitation", "details"), ("invitation", "export")}
+    ),
     RoleCode.ORGANIZATION_COORDINATOR: frozenset(),
     RoleCode.EXPERT: frozenset(),
 }

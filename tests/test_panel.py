@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from models import Municipality, User
+from admin_app.permissions import GRANTS
+from models import Municipality, Organization, RoleCode, User
 from tests.conftest import csrf_from, log_in
 
 VIEWS = ("user", "invitation", "municipality", "organization", "role")
@@ -79,23 +80,39 @@ def test_dates_are_russian_in_the_centres_time(client, operator) -> None:
 
 
 @pytest.mark.parametrize("role", ["municipal_coordinator", "organization_coordinator", "expert"])
-def test_other_roles_see_their_cabinet_but_no_model_view_yet(client, make_user, role, session_factory) -> None:
+def test_other_roles_reach_only_the_lists_granted_to_them(client, make_user, role, session_factory) -> None:
     with session_factory() as session:
         municipality_id = session.scalar(select(Municipality.id).where(Municipality.name == "Томский район"))
-    organization_id = None
-    if role == "organization_coordinator":
-        from models import Organization
-
-        with session_factory.begin() as session:
-            school = Organization(name="МБОУ СОШ № 1", municipality_id=municipality_id)
-            session.add(school)
-            session.flush()
-            organization_id = school.id
+    with session_factory.begin() as session:
+        school = Organization(name="МБОУ СОШ № 1", municipality_id=municipality_id)
+        session.add(school)
+        session.flush()
+        organization_id = school.id if role == "organization_coordinator" else None
     make_user("coordinator", role=role, municipality_id=municipality_id, organization_id=organization_id)
     log_in(client, "coordinator")
     cabinet = client.get("/admin/")
     assert cabinet.status_code == 200
     assert "Личный кабинет" in cabinet.text
     assert "Пользователи" not in cabinet.text
+    granted = {view for view, action in GRANTS[RoleCode(role)] if action == "list"}
     for identity in VIEWS:
-        assert client.get(f"/admin/{identity}/list").status_code in (403, 404)
+        status = client.get(f"/admin/{identity}/list").status_code
+        assert status == 200 if identity in granted else status in (403, 404)
+
+
+def test_municipal_coordinator_cabinet_has_the_seed_blocks(client, make_user, session_factory) -> None:
+    with session_factory() as session:
+        municipality_id = session.scalar(select(Municipality.id).where(Municipality.name == "Томский район"))
+    make_user("coordinator", role="municipal_coordinator", municipality_id=municipality_id)
+    log_in(client, "coordinator")
+    cabinet = client.get("/admin/").text
+    for text in (
+        "Личный кабинет муниципального координатора по аттестации",
+        "Количество новых заявлений (не зарегистрированных) на аттестацию от педагогических работников = "
+        "<strong>0</strong>",
+        "Работа с документами по аттестации",
+        "Работа с заявлениями аттестуемых",
+        "Рассылка",
+    ):
+        assert text in cabinet
+    assert 'href="http://127.0.0.1:8000/admin/mailing"' in cabinet

@@ -3,12 +3,13 @@
 from sqladmin import Admin
 
 from views.invitations import InvitationAdmin
+from views.mailing import MailingView
 from views.municipalities import MunicipalityAdmin
 from views.organizations import OrganizationAdmin
 from views.roles import RoleAdmin
 from views.users import UserAdmin
 
-VIEWS = (UserAdmin, InvitationAdmin, MunicipalityAdmin, OrganizationAdmin, RoleAdmin)
+VIEWS = (MailingView, InvitationAdmin, UserAdmin, MunicipalityAdmin, OrganizationAdmin, RoleAdmin)
 
 
 def register_views(admin: Admin) -> None:

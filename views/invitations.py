@@ -1,7 +1,21 @@
-"""«Приглашения»: every invitation with its state; read-only here (sending is «Рассылка»)."""
+"""«Приглашения и регистрации»: /admin/invitation/list — the seed's «Список пользователей,
+зарегистрированных по приглашению»: every invitation in the viewer's scope and what became of it.
+Read-only; invitations are sent from «Рассылка» (views/mailing.py)."""
 
-from models import DELIVERY_STATE_LABELS, DeliveryState, Invitation
-from views.base import PanelView
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from admin_app.dates import format_datetime
+from admin_app.invitations import STATUS_LABELS, InvitationStatus, status_clause, status_of
+from models import DELIVERY_STATE_LABELS, ROLE_NAMES, DeliveryState, Invitation, Role, RoleCode, utcnow
+from views.csv_export import csv_response
+from views.filters import ChoiceFilter
+from views.scoped import ScopedView
 
 LABELS = {
     Invitation.email: "Почта получателя",
@@ -13,34 +27,83 @@ LABELS = {
     Invitation.expires_at: "Действует до",
     Invitation.sent_at: "Отправлено",
     Invitation.delivery_state: "Доставка",
-    Invitation.accepted_at: "Зарегистрирован",
-    Invitation.accepted_user: "Пользователь",
+    "status": "Статус",
+    Invitation.accepted_user: "Имя пользователя",
+    Invitation.accepted_at: "Дата регистрации",
     Invitation.revoked_at: "Отозвано",
 }
 
 
-class InvitationAdmin(PanelView, model=Invitation):
+def _status_label(invitation: Invitation, _attr: Any = None) -> str:
+    return STATUS_LABELS[status_of(invitation, utcnow())]
+
+
+def _delivery_label(invitation: Invitation, _attr: Any = None) -> str:
+    return DELIVERY_STATE_LABELS[DeliveryState(invitation.delivery_state)]
+
+
+def _by_role(query: Select, code: str) -> Select:
+    return query.join(Invitation.role).where(Role.code == code)
+
+
+def _by_status(query: Select, status: str) -> Select:
+    return query.where(status_clause(InvitationStatus(status), utcnow()))
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _time(value: Any) -> str:
+    return "" if value is None else format_datetime(value)
+
+
+EXPORT_COLUMNS = (
+    ("Почта получателя", lambda i: i.email),
+    ("Роль", lambda i: i.role.name),
+    ("Муниципалитет", lambda i: _text(i.municipality)),
+    ("Образовательная организация", lambda i: _text(i.organization)),
+    ("Пригласил", lambda i: _text(i.inviter)),
+    ("Отправлено", lambda i: _time(i.sent_at)),
+    ("Доставка", _delivery_label),
+    ("Статус", _status_label),
+    ("Имя пользователя", lambda i: _text(i.accepted_user)),
+    ("Дата регистрации", lambda i: _time(i.accepted_at)),
+)
+
+
+class InvitationAdmin(ScopedView, model=Invitation):
     name = "Приглашение"
-    name_plural = "Приглашения"
+    name_plural = "Приглашения и регистрации"
     icon = "fa-solid fa-envelope-open-text"
     can_create = False
     can_edit = False
     can_delete = False
+    can_export = True
+    export_types = ["csv"]
     column_list = [
         Invitation.email,
         Invitation.role,
         Invitation.municipality,
+        Invitation.organization,
         Invitation.inviter,
-        Invitation.created_at,
+        Invitation.sent_at,
         Invitation.delivery_state,
+        "status",
         Invitation.accepted_user,
+        Invitation.accepted_at,
     ]
-    column_details_list = list(LABELS)
+    column_details_list = [*column_list, Invitation.created_at, Invitation.expires_at, Invitation.revoked_at]
     column_labels = LABELS
-    column_formatters = {
-        Invitation.delivery_state: lambda m, _attr: DELIVERY_STATE_LABELS[DeliveryState(m.delivery_state)]
-    }
+    column_formatters = {Invitation.delivery_state: _delivery_label, "status": _status_label}
     column_formatters_detail = column_formatters
-    column_searchable_list = [Invitation.email]
-    column_sortable_list = [Invitation.email, Invitation.created_at]
+    column_searchable_list = [Invitation.email, "accepted_user.username"]
+    column_sortable_list = [Invitation.email, Invitation.sent_at, Invitation.accepted_at]
     column_default_sort = [(Invitation.created_at, True)]
+    column_filters = [
+        ChoiceFilter("Роль", "role", [(code.value, ROLE_NAMES[code]) for code in RoleCode], _by_role),
+        ChoiceFilter("Статус", "status", [(s.value, label) for s, label in STATUS_LABELS.items()], _by_status),
+    ]
+
+    async def export_data(self, data: list[Any], export_type: str = "csv", request: Request | None = None) -> Response:
+        return csv_response(data, EXPORT_COLUMNS, "Приглашения")

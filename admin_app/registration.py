@@ -1,0 +1,147 @@
+"""GET/POST /Account/RegisterByInvite?k=<key>&t=<RoleType>: registration by invitation.
+
+A GET only looks at the key (mail scanners open links; nothing is consumed).
+A POST checks the form, then consumes the key and creates the user in one
+transaction (`invitations.accept_invitation`). `t` is informational only.
+The form's CSRF token is an HMAC of the key, so the page needs no cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from admin_app.accounts import PASSWORD_RULES, USERNAME_RULES, AccountError, check_password, check_username
+from admin_app.invitations import (
+    KEY_PROBLEM_MESSAGES,
+    InvitationError,
+    KeyProblem,
+    accept_invitation,
+    find_invitation,
+    key_problem,
+    needs_municipality_choice,
+)
+from admin_app.passwords import hash_password_async
+from models import ROLE_NAMES, Municipality, MunicipalityKind, RoleCode, utcnow
+from settings import PROJECT_DIR, Settings
+
+templates = Jinja2Templates(directory=PROJECT_DIR / "templates")
+templates.env.globals["today"] = date.today
+
+NO_REFERRER = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+STALE_FORM = "Форма устарела: обновите страницу и отправьте её ещё раз."
+
+
+def form_token(settings: Settings, key: str) -> str:
+    secret = hashlib.sha256(f"registration-form:{settings.secret_key}".encode()).digest()
+    return hmac.new(secret, key.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class InvitationPage:
+    """What the page shows of an invitation, read in a worker thread."""
+
+    problem: KeyProblem | None
+    role: RoleCode | None = None
+    email: str = ""
+    municipalities: tuple[tuple[int, str], ...] = ()
+
+
+async def register_by_invite(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    key = request.query_params.get("k", "")
+    page = await anyio.to_thread.run_sync(_load_invitation, request, key)
+    if page.problem is not None:
+        status = 404 if page.problem is KeyProblem.UNKNOWN else 410
+        return _render(request, "public/register_problem.html", {"message": KEY_PROBLEM_MESSAGES[page.problem]}, status)
+    context = {
+        "role_name": ROLE_NAMES[page.role],
+        "email": page.email,
+        "municipalities": page.municipalities,
+        "token": form_token(settings, key),
+        "values": {},
+        "errors": {},
+    }
+    if request.method == "GET":
+        return _render(request, "public/register.html", context)
+    form = await request.form()
+    values = {name: str(form.get(name, "")).strip()[:200] for name in ("username", "municipality_id")}
+    errors = _form_errors(form, values, settings, key, needs_municipality=bool(page.municipalities))
+    if not errors:
+        password_hash = await hash_password_async(str(form.get("password", "")), settings.bcrypt_rounds)
+        try:
+            await anyio.to_thread.run_sync(_accept, request, key, values, password_hash)
+        except InvitationError as error:
+            if error.field is None:
+                return _render(request, "public/register_problem.html", {"message": str(error)}, 410)
+            errors[error.field] = str(error)
+        else:
+            return _render(request, "public/register_done.html", {"username": values["username"]})
+    return _render(request, "public/register.html", {**context, "values": values, "errors": errors}, 400)
+
+
+def _form_errors(form: Any, values: dict[str, str], settings: Settings, key: str, *, needs_municipality: bool) -> dict:
+    errors: dict[str, str] = {}
+    if not hmac.compare_digest(str(form.get("csrf_token", "")), form_token(settings, key)):
+        errors["form"] = STALE_FORM
+    password = str(form.get("password", ""))
+    for field, check in (
+        ("username", lambda: check_username(values["username"])),
+        ("password", lambda: check_password(password, values["username"])),
+    ):
+        try:
+            check()
+        except AccountError as error:
+            errors[field] = str(error)
+    if "password" not in errors and password != str(form.get("password_confirm", "")):
+        errors["password_confirm"] = "Пароль и подтверждение не совпадают."
+    if needs_municipality and not values["municipality_id"].isdigit():
+        errors["municipality_id"] = "Выберите муниципалитет из списка."
+    return errors
+
+
+def _load_invitation(request: Request, key: str) -> InvitationPage:
+    with request.app.state.session_factory() as session:
+        invitation = find_invitation(session, key)
+        problem = key_problem(invitation, utcnow())
+        if invitation is None or problem is not None:
+            return InvitationPage(problem or KeyProblem.UNKNOWN)
+        municipalities: tuple[tuple[int, str], ...] = ()
+        if needs_municipality_choice(invitation):
+            departmental_first = (Municipality.kind != MunicipalityKind.DEPARTMENTAL, Municipality.name)
+            rows = session.execute(select(Municipality.id, Municipality.name).order_by(*departmental_first))
+            municipalities = tuple((row.id, row.name) for row in rows)
+        return InvitationPage(None, RoleCode(invitation.role.code), invitation.email, municipalities)
+
+
+def _accept(request: Request, key: str, values: dict[str, str], password_hash: str) -> None:
+    municipality = values["municipality_id"]
+    with request.app.state.session_factory.begin() as session:
+        accept_invitation(
+            session,
+            key,
+            username=values["username"],
+            password_hash=password_hash,
+            municipality_id=int(municipality) if municipality.isdigit() else None,
+            now=utcnow(),
+        )
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    settings: Settings = request.app.state.settings
+    full_context = {
+        "centre_name": settings.centre_name,
+        "username_rules": USERNAME_RULES,
+        "password_rules": PASSWORD_RULES,
+        **context,
+    }
+    return templates.TemplateResponse(request, name, full_context, status_code=status_code, headers=NO_REFERRER)

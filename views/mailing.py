@@ -1,0 +1,157 @@
+"""«Рассылка»: /admin/mailing — invitations by e-mail, as in the old system.
+
+GET  /admin/mailing              the two sections: «Отправить приглашение», «Список пользователей…»
+GET  /admin/mailing/invite       the invitation form
+POST /admin/mailing/invite       send it (rules: admin_app.invitations)
+POST /admin/mailing/resend/{id}  a new key for a pending invitation
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from sqladmin import BaseView, expose
+from sqladmin.flash import Flash
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from admin_app.auth import CurrentUser
+from admin_app.csrf import STALE_FORM, csrf_token_valid
+from admin_app.invitations import (
+    InvitationError,
+    PendingInvitationExists,
+    create_invitation,
+    invitable_roles,
+    resend_invitation,
+)
+from admin_app.mail.letters import invitation_template_preview
+from models import ROLE_NAMES, Municipality, Organization, RoleCode, utcnow
+
+
+class MailingView(BaseView):
+    name = "Рассылка"
+    identity = "mailing"
+    icon = "fa-solid fa-paper-plane"
+
+    @expose("/mailing", methods=["GET"])
+    async def mailing(self, request: Request) -> Response:
+        return await self.templates.TemplateResponse(request, "mailing/index.html", {"title": "Рассылка"})
+
+    @expose("/mailing/invite", methods=["GET", "POST"])
+    async def mailing_invite(self, request: Request) -> Response:
+        user: CurrentUser = request.state.user
+        values: dict[str, str] = {"role": invitable_roles(user)[0].value if invitable_roles(user) else ""}
+        if request.method == "GET":
+            return await self._form(request, values, {})
+        form = await request.form()
+        values = {name: str(form.get(name, "")).strip()[:254] for name in FIELDS}
+        if not csrf_token_valid(request, form.get("csrf_token")):
+            return await self._form(request, values, {"form": STALE_FORM}, status_code=400)
+        try:
+            email = await anyio.to_thread.run_sync(self._create, request, values)
+        except PendingInvitationExists as error:
+            return await self._form(
+                request, values, {"email": str(error)}, status_code=409, pending_id=error.invitation_id
+            )
+        except InvitationError as error:
+            return await self._form(request, values, {error.field or "form": str(error)}, status_code=400)
+        _wake_mail_sender(request)
+        Flash.success(request, f"Приглашение для {email} поставлено в очередь на отправку.")
+        return RedirectResponse(request.url_for("admin:view-mailing"), status_code=302)
+
+    @expose("/mailing/resend/{invitation_id:int}", methods=["POST"])
+    async def mailing_resend(self, request: Request) -> Response:
+        form = await request.form()
+        if not csrf_token_valid(request, form.get("csrf_token")):
+            Flash.error(request, STALE_FORM)
+        else:
+            try:
+                email = await anyio.to_thread.run_sync(self._resend, request, request.path_params["invitation_id"])
+                _wake_mail_sender(request)
+                Flash.success(request, f"Приглашение для {email} отправлено повторно с новой ссылкой.")
+            except InvitationError as error:
+                Flash.error(request, str(error))
+        return RedirectResponse(request.url_for("admin:view-mailing"), status_code=302)
+
+    def _create(self, request: Request, values: dict[str, str]) -> str:
+        state = request.app.state
+        with state.session_factory.begin() as session:
+            invitation = create_invitation(
+                session,
+                request.state.user,
+                role=values["role"],
+                email=values["email"],
+                municipality_id=_int_or_none(values["municipality_id"]),
+                organization_id=_int_or_none(values["organization_id"]),
+                settings=state.settings,
+                now=utcnow(),
+            )
+            return invitation.email
+
+    def _resend(self, request: Request, invitation_id: int) -> str:
+        state = request.app.state
+        with state.session_factory.begin() as session:
+            invitation = resend_invitation(
+                session, request.state.user, invitation_id, settings=state.settings, now=utcnow()
+            )
+            return invitation.email
+
+    async def _form(
+        self,
+        request: Request,
+        values: dict[str, str],
+        errors: dict[str, str],
+        *,
+        status_code: int = 200,
+        pending_id: int | None = None,
+    ) -> Response:
+        user: CurrentUser = request.state.user
+        subject, text = invitation_template_preview(centre_name=request.app.state.settings.centre_name)
+        context = {
+            "title": "Приглашение в систему специалиста по аттестации",
+            "roles": [(role.value, ROLE_NAMES[role]) for role in invitable_roles(user)],
+            "values": values,
+            "errors": errors,
+            "pending_id": pending_id,
+            "subject": subject,
+            "text": text,
+            **await anyio.to_thread.run_sync(_choices, request, user),
+        }
+        return await self.templates.TemplateResponse(request, "mailing/invite.html", context, status_code=status_code)
+
+
+FIELDS = ("role", "email", "municipality_id", "organization_id")
+
+
+def _wake_mail_sender(request: Request) -> None:
+    """Send the new letter now rather than at the sender's next pass (when this process sends mail)."""
+    if request.app.state.mail_sender is not None:
+        request.app.state.mail_sender.wake()
+
+
+def _int_or_none(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+def _choices(request: Request, user: CurrentUser) -> dict[str, Any]:
+    """Municipalities an operator may pick, or the coordinator's own; organizations grouped by municipality."""
+    with request.app.state.session_factory() as session:
+        municipalities = select(Municipality.id, Municipality.name).order_by(Municipality.name)
+        organizations = select(Organization.id, Organization.name, Organization.municipality_id).order_by(
+            Organization.name
+        )
+        if user.role is not RoleCode.OPERATOR:
+            municipalities = municipalities.where(Municipality.id == user.municipality_id)
+            organizations = organizations.where(Organization.municipality_id == user.municipality_id)
+        municipality_rows = session.execute(municipalities).all()
+        names = dict(municipality_rows)
+        grouped: dict[str, list[tuple[int, str]]] = {}
+        for row in session.execute(organizations):
+            grouped.setdefault(names.get(row.municipality_id, ""), []).append((row.id, row.name))
+    return {
+        "municipalities": municipality_rows,
+        "organizations": sorted(grouped.items()),
+        "fixed_municipality": None if user.role is RoleCode.OPERATOR else names.get(user.municipality_id, ""),
+    }

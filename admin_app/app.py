@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
-from admin_app.auth import AdminAuth
+from admin_app.auth import AdminAuth, post_only_logout
 from admin_app.csrf import CrossSiteGuard, csrf_token
 from admin_app.db import make_engine, make_session_factory
 from admin_app.errors import exception_handlers
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> 
     admin.admin.add_exception_handler(Exception, errors[Exception])
     admin.admin.state = app.state  # the panel's own views read settings and sessions from request.app.state
     force_russian(admin)
+    post_only_logout(admin)
     admin.templates.env.loader = PatchingLoader(admin.templates.env.loader)
     auth.templates = admin.templates
     admin.templates.env.globals.update(

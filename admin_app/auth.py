@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
+from sqladmin import Admin
 from sqladmin.authentication import AuthenticationBackend
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from admin_app.accounts import find_user_by_login
@@ -86,8 +88,11 @@ class AdminAuth(AuthenticationBackend):
         return RedirectResponse(_safe_next(form, request), status_code=302)
 
     async def logout(self, request: Request) -> Response | bool:
-        request.session.clear()
-        return RedirectResponse(request.url_for("admin:login"), status_code=302)
+        form = await request.form()
+        if csrf_token_valid(request, form.get("csrf_token")):
+            request.session.clear()
+            return RedirectResponse(request.url_for("admin:login"), status_code=302)
+        return RedirectResponse(request.url_for("admin:index"), status_code=302)
 
     async def authenticate(self, request: Request) -> Response | bool:
         user = await anyio.to_thread.run_sync(self._session_user, dict(request.session))
@@ -153,6 +158,16 @@ class AdminAuth(AuthenticationBackend):
     def _auth_digest(self, password_hash: str) -> str:
         key = hashlib.sha256(f"session-auth:{self.settings.secret_key}".encode()).digest()
         return hmac.new(key, password_hash.encode(), hashlib.sha256).hexdigest()
+
+
+def post_only_logout(admin: Admin) -> None:
+    """SQLAdmin serves logout as a GET link; ours is a POST form with the CSRF token (template_patches)."""
+    admin.admin.router.routes = [
+        Route("/logout", endpoint=admin.logout, methods=["POST"], name="logout")
+        if getattr(route, "name", None) == "logout"
+        else route
+        for route in admin.admin.router.routes
+    ]
 
 
 def _path_with_query(request: Request) -> str:

@@ -17,7 +17,19 @@ Grant = tuple[str, str]
 GRANTS: dict[RoleCode, frozenset[Grant]] = {
     RoleCode.OPERATOR: frozenset({(WILDCARD, WILDCARD)}),
     RoleCode.MUNICIPAL_COORDINATOR: frozenset(
-        {("mailing", "list"), ("invitation", "list"), ("invitation", "details"), ("invitation", "export")}
+        {
+            ("mailing", "list"),
+            ("invitation", "list"),
+            ("invitation", "details"),
+            ("invitation", "export"),
+            ("organization", "list"),
+            ("organization", "details"),
+            ("organization", "create"),
+            ("organization", "edit"),
+            ("user", "list"),
+            ("user", "details"),
+            ("user", "edit"),
+        }
     ),
     RoleCode.ORGANIZATION_COORDINATOR: frozenset(),
     RoleCode.EXPERT: frozenset(),

@@ -43,3 +43,11 @@ def in_scope(user: CurrentUser, row: Any) -> bool:
         return True
     column, value = scope
     return value is not None and getattr(row, column) == value
+
+
+def place_in_scope(user: CurrentUser, row: Any) -> None:
+    """Give a row a non-operator creates the user's own scope, whatever was submitted."""
+    scope = _scope_column(user)
+    if scope is not None:
+        column, value = scope
+        setattr(row, column, value)

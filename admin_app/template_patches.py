@@ -1,8 +1,9 @@
 """SQLAdmin's own templates, served with a few literal replacements instead of copies.
 
 Each entry of PATCHES replaces one exact snippet of SQLAdmin 0.32's templates:
-English its `ru` catalog does not cover, and the display of a form-level CSRF
-error (the token field is hidden, so SQLAdmin would show nothing).
+English its `ru` catalog does not cover, the display of a form-level CSRF
+error (the token field is hidden, so SQLAdmin would show nothing), and logout
+as a POST form carrying the CSRF token instead of a GET link.
 """
 
 from __future__ import annotations
@@ -13,11 +14,23 @@ from jinja2 import BaseLoader, Environment
 
 HIDDEN_FIELD_ERRORS = '{% for e in f.errors %}<div class="alert alert-danger" role="alert">{{ e }}</div>{% endfor %}'
 
+LOGOUT_LINK = """<a href="{{ request.url_for('admin:logout') }}" class="btn btn-secondary btn-icon m-2 px-2">
+        <span class="me-2">{{ _("Logout") }}</span>
+        <i class="fa fa-sign-out"></i>
+      </a>"""
+LOGOUT_FORM = """<form method="post" action="{{ request.url_for('admin:logout') }}" class="m-2">
+        <input type="hidden" name="csrf_token" value="{{ csrf_token(request) }}">
+        <button type="submit" class="btn btn-secondary btn-icon w-100 px-2">
+          <span class="me-2">{{ _("Logout") }}</span><i class="fa fa-sign-out"></i>
+        </button>
+      </form>"""
+
 PATCHES = {
     '<html lang="en">': '<html lang="ru">',
     '"This is a required field"': '"Обязательное поле"',
     'aria-label="Toggle navigation"': 'aria-label="Показать меню"',
     "{{ f }}\n{% endfor %}": "{{ f }}" + HIDDEN_FIELD_ERRORS + "\n{% endfor %}",
+    LOGOUT_LINK: LOGOUT_FORM,
 }
 
 

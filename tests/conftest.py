@@ -158,3 +158,8 @@ def csrf_from(html: str) -> str:
 def log_in(client: TestClient, username: str, password: str = PASSWORD, **extra: str):
     token = csrf_from(client.get("/admin/login").text)
     return client.post("/admin/login", data={"username": username, "password": password, "csrf_token": token, **extra})
+
+
+def log_out(client: TestClient):
+    token = csrf_from(client.get("/admin/").text)
+    return client.post("/admin/logout", data={"csrf_token": token})

@@ -73,6 +73,15 @@ def test_cross_site_get_to_actions_and_logout_is_refused(operator_client, path) 
     assert operator_client.get("/admin/", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200
 
 
+def test_cross_site_logout_post_is_refused(operator_client) -> None:
+    token = csrf_from(operator_client.get("/admin/").text)
+    response = operator_client.post(
+        "/admin/logout", data={"csrf_token": token}, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert response.status_code == 403
+    assert operator_client.get("/admin/").status_code == 200
+
+
 def test_cross_site_delete_is_refused(operator_client, session_factory) -> None:
     with session_factory() as session:
         pk = session.scalar(select(Municipality.id).limit(1))

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Invitation, OutboxMessage, RoleCode
-from tests.conftest import log_in
+from tests.conftest import log_in, log_out
 from tests.invitation_helpers import add_organization, invite, last_link, municipality_id
 
 ROLE_OPTIONS = re.compile(r'<select id="role" name="role".*?</select>', re.S)
@@ -172,7 +172,7 @@ def test_coordinator_cannot_resend_another_municipalitys_invitation(
         municipality_id=str(municipality_id(session_factory, "ЗАТО Северск")),
     )
     [invitation] = invitations(session_factory)
-    client.get("/admin/logout")
+    log_out(client)
     make_user("coord", role="municipal_coordinator", municipality_id=municipality_id(session_factory, "Томский район"))
     log_in(client, "coord")
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/mailing/invite").text).group(1)

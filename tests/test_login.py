@@ -8,7 +8,7 @@ from sqlalchemy import select
 from admin_app.auth import BAD_CREDENTIALS, SESSION_COOKIE
 from admin_app.passwords import hash_password
 from models import User
-from tests.conftest import PASSWORD, csrf_from, log_in
+from tests.conftest import PASSWORD, csrf_from, log_in, log_out
 
 
 def test_login_page_is_shaped_like_the_old_system(client) -> None:
@@ -133,10 +133,19 @@ def test_logout_ends_the_session(client, make_user) -> None:
     make_user("olesya")
     log_in(client, "olesya")
     assert client.get("/admin/").status_code == 200
-    response = client.get("/admin/logout")
+    response = log_out(client)
     assert response.status_code == 302
     assert response.headers["location"].endswith("/admin/login")
     assert client.get("/admin/").status_code == 302
+
+
+def test_logout_is_a_post_with_the_form_token(client, make_user) -> None:
+    make_user("olesya")
+    log_in(client, "olesya")
+    assert client.get("/admin/logout").status_code == 405
+    assert client.post("/admin/logout", data={"csrf_token": "forged"}).status_code == 302
+    assert client.get("/admin/").status_code == 200
+    assert 'action="http://127.0.0.1:8000/admin/logout"' in client.get("/admin/").text
 
 
 def test_password_change_ends_older_sessions(client, make_user, session_factory) -> None:

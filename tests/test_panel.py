@@ -42,14 +42,15 @@ def test_password_hash_is_never_shown_or_editable(client, operator) -> None:
         assert "password" not in page.text.lower()
 
 
-def test_user_form_has_russian_labels_and_checks_the_email(client, operator, session_factory) -> None:
-    form = client.get(f"/admin/user/edit/{operator.id}")
+def test_user_form_has_russian_labels_and_checks_the_email(client, operator, make_user, session_factory) -> None:
+    colleague = make_user("ivanova", email="ivanova@example.com")
+    form = client.get(f"/admin/user/edit/{colleague.id}")
     for label in ("ФИО", "Электронная почта", "Роль", "Муниципалитет", "Активен"):
         assert label in form.text
     response = client.post(
-        f"/admin/user/edit/{operator.id}",
+        f"/admin/user/edit/{colleague.id}",
         data={
-            "full_name": "Олеся",
+            "full_name": "Иванова",
             "email": "not-an-address",
             "role": "1",
             "is_active": "y",
@@ -59,8 +60,30 @@ def test_user_form_has_russian_labels_and_checks_the_email(client, operator, ses
     )
     assert response.status_code == 400
     assert "Неверный адрес электронной почты" in response.text
+    assert 'value="Иванова"' in response.text
     with session_factory() as session:
-        assert session.get(User, operator.id).email == "olesya@example.com"
+        assert session.get(User, colleague.id).email == "ivanova@example.com"
+
+
+def test_nobody_changes_their_own_role_scope_or_activity(client, operator, session_factory) -> None:
+    form = client.get(f"/admin/user/edit/{operator.id}")
+    assert 'name="role"' not in form.text and 'name="is_active"' not in form.text
+    response = client.post(
+        f"/admin/user/edit/{operator.id}",
+        data={
+            "full_name": "Олеся Петрова",
+            "email": "olesya@example.com",
+            "role": "4",
+            "municipality": "1",
+            "save": "Save",
+            "csrf_token": csrf_from(form.text),
+        },
+    )
+    assert response.status_code == 302
+    with session_factory() as session:
+        user = session.get(User, operator.id)
+        assert (user.role_id, user.municipality_id, user.is_active) == (1, None, True)
+        assert user.full_name == "Олеся Петрова"
 
 
 def test_required_field_message_is_russian(client, operator, session_factory) -> None:
@@ -93,8 +116,8 @@ def test_other_roles_reach_only_the_lists_granted_to_them(client, make_user, rol
     cabinet = client.get("/admin/")
     assert cabinet.status_code == 200
     assert "Личный кабинет" in cabinet.text
-    assert "Пользователи" not in cabinet.text
     granted = {view for view, action in GRANTS[RoleCode(role)] if action == "list"}
+    assert ("Пользователи" in cabinet.text) == ("user" in granted)
     for identity in VIEWS:
         status = client.get(f"/admin/{identity}/list").status_code
         assert status == 200 if identity in granted else status in (403, 404)

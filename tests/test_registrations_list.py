@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from models import Invitation, utcnow
-from tests.conftest import log_in
+from tests.conftest import log_in, log_out
 from tests.invitation_helpers import invite, last_link, municipality_id, register
 
 PASSWORD = "надёжный-пароль-2026"
@@ -41,7 +41,7 @@ def test_operator_sees_every_invitation_with_its_status(invitations_of_two_munic
 def test_coordinator_sees_only_own_municipality(
     invitations_of_two_municipalities, client, make_user, session_factory
 ) -> None:
-    client.get("/admin/logout")
+    log_out(client)
     make_user("coord", role="municipal_coordinator", municipality_id=municipality_id(session_factory, "Томский район"))
     log_in(client, "coord")
     page = client.get("/admin/invitation/list").text

@@ -1,4 +1,4 @@
-"""What every model view of the panel shares: Russian forms, dates and yes/no."""
+"""What every model view of the panel shares: Russian forms, dates and yes/no, and row ids checked before use."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 from sqladmin import ModelView
 from sqladmin._types import BASE_FORMATTERS_TYPE
 from sqladmin.formatters import BASE_FORMATTERS
+from sqlalchemy import Select
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from wtforms import Form
 
@@ -43,3 +45,20 @@ class PanelView(ModelView):
 
     async def on_model_change(self, data: dict[str, Any], model: Any, is_created: bool, request: Request) -> None:
         data.pop("csrf_token", None)
+
+    def details_query(self, request: Request) -> Select:
+        _require_row_id(request.path_params["pk"])
+        return super().details_query(request)
+
+    def form_edit_query(self, request: Request) -> Select:
+        _require_row_id(request.path_params["pk"])
+        return super().form_edit_query(request)
+
+
+MAX_ROW_ID = 2**63 - 1
+
+
+def _require_row_id(pk: str) -> None:
+    """Every table has an integer id: anything else (abc, -1, 1,2, 10**30) is a row that does not exist."""
+    if not (pk.isascii() and pk.isdigit() and 0 < int(pk) <= MAX_ROW_ID):
+        raise HTTPException(status_code=404)

@@ -1,14 +1,16 @@
-"""«Образовательные организации»: schools and other organizations, each in a municipality."""
+"""«Образовательные организации»: /admin/organization/… — schools and other organizations.
+Operators manage all; a municipal coordinator those of their own municipality."""
 
 from models import Organization
-from views.base import PanelView
+from views.scoped import ScopedView
 
 
-class OrganizationAdmin(PanelView, model=Organization):
+class OrganizationAdmin(ScopedView, model=Organization):
     name = "Образовательная организация"
     name_plural = "Образовательные организации"
     icon = "fa-solid fa-school"
     can_delete = False
+    scope_fields = ("municipality",)
     column_list = [Organization.name, Organization.municipality]
     column_details_list = [Organization.name, Organization.municipality]
     column_labels = {

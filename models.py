@@ -96,12 +96,14 @@ MUNICIPALITY_KIND_LABELS = {
 
 class DeliveryState(enum.StrEnum):
     QUEUED = "queued"
+    RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
 
 
 DELIVERY_STATE_LABELS = {
     DeliveryState.QUEUED: "В очереди",
+    DeliveryState.RETRYING: "Не отправлено, повторим",
     DeliveryState.SENT: "Отправлено",
     DeliveryState.FAILED: "Ошибка отправки",
 }

@@ -181,7 +181,7 @@ def test_while_smtp_is_down_nothing_is_lost_and_it_is_sent_once_when_it_returns(
     assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
     assert clock() + timedelta(seconds=50) < row.next_attempt_at <= clock() + timedelta(seconds=70)
     assert row.last_error and LINK in (row.body_text or "")
-    assert invitation_row(session_factory, invitation_id).delivery_state == DeliveryState.QUEUED
+    assert invitation_row(session_factory, invitation_id).delivery_state == DeliveryState.RETRYING
 
     smtp_server.start()
     clock.advance(timedelta(seconds=30))

@@ -34,7 +34,7 @@ def test_operator_sees_every_invitation_with_its_status(invitations_of_two_munic
     page = invitations_of_two_municipalities.get("/admin/invitation/list").text
     for text in ("registered@example.ru", "waiting@example.ru", "seversk@example.ru", "ivanova"):
         assert text in page
-    for label in ("зарегистрирован", "ожидает регистрации", "Статус", "Доставка", "Пригласил"):
+    for label in ("зарегистрирован", "ожидает регистрации", "Статус", "Доставка", "Муниципалитет"):
         assert label in page
 
 

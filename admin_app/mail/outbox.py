@@ -155,13 +155,14 @@ def schedule_retry(session: Session, message: ClaimedMessage, *, error: str, now
     if attempts >= MAX_ATTEMPTS:
         mark_dead(session, message, error=error)
         return False
-    _finish(
+    if _finish(
         session,
         message,
         status=OutboxStatus.PENDING,
         next_attempt_at=now + retry_delay(attempts),
         last_error=error[:MAX_ERROR_LENGTH],
-    )
+    ):
+        _set_delivery_state(session, message.invitation_id, DeliveryState.RETRYING)
     return True
 
 

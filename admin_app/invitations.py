@@ -56,6 +56,11 @@ class InvitationError(ValueError):
         self.field = field
 
 
+class InvitationNotFound(InvitationError):
+    def __init__(self) -> None:
+        super().__init__("Приглашение не найдено.")
+
+
 class PendingInvitationExists(InvitationError):
     """The address already has a live invitation for this role: offer to resend it instead."""
 
@@ -181,7 +186,7 @@ def resend_invitation(
     """A new key and a new letter; the old link dies and the term starts again."""
     invitation = session.get(Invitation, invitation_id)
     if invitation is None or not in_scope(inviter, invitation):
-        raise InvitationError("Приглашение не найдено.")
+        raise InvitationNotFound
     if invitation.accepted_at is not None:
         raise InvitationError("По этому приглашению уже зарегистрировались: отправлять его снова не нужно.")
     invitation.revoked_at = None

@@ -13,7 +13,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, false
 
 from admin_app.auth import CurrentUser
-from models import RoleCode
+from models import Municipality, Organization, RoleCode
+
+# Rows of these tables are a scope themselves: an organization coordinator's organization is the row
+# whose id is theirs, not a row with an organization_id.
+OWN_ID_COLUMNS = {(Organization, "organization_id"): "id", (Municipality, "municipality_id"): "id"}
 
 
 def _scope_column(user: CurrentUser) -> tuple[str, int | None] | None:
@@ -33,7 +37,7 @@ def scope_clause(user: CurrentUser, model: Any) -> ColumnElement[bool] | None:
     if scope is None:
         return None
     column, value = scope
-    return false() if value is None else getattr(model, column) == value
+    return false() if value is None else getattr(model, _column(model, column)) == value
 
 
 def in_scope(user: CurrentUser, row: Any) -> bool:
@@ -42,12 +46,19 @@ def in_scope(user: CurrentUser, row: Any) -> bool:
     if scope is None:
         return True
     column, value = scope
-    return value is not None and getattr(row, column) == value
+    return value is not None and getattr(row, _column(type(row), column)) == value
 
 
 def place_in_scope(user: CurrentUser, row: Any) -> None:
     """Give a row a non-operator creates the user's own scope, whatever was submitted."""
     scope = _scope_column(user)
-    if scope is not None:
-        column, value = scope
-        setattr(row, column, value)
+    if scope is None:
+        return
+    column, value = scope
+    if (type(row), column) in OWN_ID_COLUMNS:
+        raise ValueError("Создавать такие записи может только оператор.")
+    setattr(row, column, value)
+
+
+def _column(model: Any, column: str) -> str:
+    return OWN_ID_COLUMNS.get((model, column), column)

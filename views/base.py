@@ -15,6 +15,7 @@ from wtforms import Form
 
 from admin_app.csrf import SessionTokenCSRF
 from admin_app.dates import format_bool, format_date, format_datetime
+from models import is_row_id
 
 RUSSIAN_FORMATTERS: BASE_FORMATTERS_TYPE = {
     **BASE_FORMATTERS,
@@ -55,10 +56,7 @@ class PanelView(ModelView):
         return super().form_edit_query(request)
 
 
-MAX_ROW_ID = 2**63 - 1
-
-
 def _require_row_id(pk: str) -> None:
-    """Every table has an integer id: anything else (abc, -1, 1,2, 10**30) is a row that does not exist."""
-    if not (pk.isascii() and pk.isdigit() and 0 < int(pk) <= MAX_ROW_ID):
+    """Every table has an integer id: anything else (abc, -1, 1,2, 2**31) is a row that does not exist."""
+    if not is_row_id(pk):
         raise HTTPException(status_code=404)

@@ -3,7 +3,7 @@
 GET  /admin/mailing              the two sections: «Отправить приглашение», «Список пользователей…»
 GET  /admin/mailing/invite       the invitation form
 POST /admin/mailing/invite       send it (rules: admin_app.invitations)
-POST /admin/mailing/resend/{id}  a new key for a pending invitation
+POST /admin/mailing/resend/{id}  a new key for a pending invitation (404 outside the scope)
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import anyio.to_thread
 from sqladmin import BaseView, expose
 from sqladmin.flash import Flash
 from sqlalchemy import select
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -21,13 +22,14 @@ from admin_app.auth import CurrentUser
 from admin_app.csrf import STALE_FORM, csrf_token_valid
 from admin_app.invitations import (
     InvitationError,
+    InvitationNotFound,
     PendingInvitationExists,
     create_invitation,
     invitable_roles,
     resend_invitation,
 )
 from admin_app.mail.letters import invitation_template_preview
-from models import ROLE_NAMES, Municipality, Organization, RoleCode, utcnow
+from models import ROLE_NAMES, Municipality, Organization, RoleCode, is_row_id, utcnow
 
 
 class MailingView(BaseView):
@@ -61,16 +63,21 @@ class MailingView(BaseView):
         Flash.success(request, f"Приглашение для {email} поставлено в очередь на отправку.")
         return RedirectResponse(request.url_for("admin:view-mailing"), status_code=302)
 
-    @expose("/mailing/resend/{invitation_id:int}", methods=["POST"])
+    @expose("/mailing/resend/{invitation_id}", methods=["POST"])
     async def mailing_resend(self, request: Request) -> Response:
+        if not is_row_id(request.path_params["invitation_id"]):
+            raise HTTPException(status_code=404)
         form = await request.form()
         if not csrf_token_valid(request, form.get("csrf_token")):
             Flash.error(request, STALE_FORM)
         else:
             try:
-                email = await anyio.to_thread.run_sync(self._resend, request, request.path_params["invitation_id"])
+                invitation_id = int(request.path_params["invitation_id"])
+                email = await anyio.to_thread.run_sync(self._resend, request, invitation_id)
                 _wake_mail_sender(request)
                 Flash.success(request, f"Приглашение для {email} отправлено повторно с новой ссылкой.")
+            except InvitationNotFound:
+                raise HTTPException(status_code=404) from None
             except InvitationError as error:
                 Flash.error(request, str(error))
         return RedirectResponse(request.url_for("admin:view-mailing"), status_code=302)

@@ -42,13 +42,13 @@ class ScopedView(PanelView):
         return self._scoped(super().form_edit_query(request), request)
 
     async def check_can_view_details(self, request: Request, obj: Any) -> bool:
-        return self.can_view_details and _found_in_scope(request, obj)
+        return await super().check_can_view_details(request, obj) and _found_in_scope(request, obj)
 
     async def check_can_edit(self, request: Request, obj: Any) -> bool:
-        return self.can_edit and _found_in_scope(request, obj)
+        return await super().check_can_edit(request, obj) and _found_in_scope(request, obj)
 
     async def check_can_delete(self, request: Request, obj: Any) -> bool:
-        return self.can_delete and _found_in_scope(request, obj)
+        return await super().check_can_delete(request, obj) and _found_in_scope(request, obj)
 
     async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
         form = await super().scaffold_form(rules)

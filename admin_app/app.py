@@ -27,7 +27,7 @@ from admin_app.csrf import CrossSiteGuard, csrf_token
 from admin_app.db import make_engine, make_session_factory
 from admin_app.errors import exception_handlers
 from admin_app.health import healthz
-from admin_app.invitations import REGISTRATION_PATH
+from admin_app.invitations import REGISTRATION_PATH, invitable_roles
 from admin_app.mail.sender import MailSender
 from admin_app.mail.transports import transport_for
 from admin_app.permissions import RoleGrants
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> 
         csrf_token=csrf_token,
         centre_name=settings.centre_name,
         role_names=ROLE_NAMES,
+        invitable_roles=invitable_roles,
         today=date.today,
     )
     register_views(admin)

@@ -131,6 +131,14 @@ def client(app: Starlette) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def operator_client(client: TestClient, make_user: Callable[..., User]) -> TestClient:
+    """The client, logged in as the operator «olesya»."""
+    make_user("olesya")
+    log_in(client, "olesya")
+    return client
+
+
+@pytest.fixture
 def make_user(session_factory: sessionmaker[Session]) -> Callable[..., User]:
     def make(username: str = "olesya", role: str = "operator", password: str = PASSWORD, **fields: object) -> User:
         with session_factory.begin() as session:

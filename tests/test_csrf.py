@@ -6,16 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from models import Municipality
-from tests.conftest import csrf_from, log_in
+from tests.conftest import csrf_from
 
 NEW_MUNICIPALITY = {"name": "Новый район", "kind": "municipal_district", "save": "Save"}
-
-
-@pytest.fixture
-def operator_client(client, make_user):
-    make_user("olesya")
-    log_in(client, "olesya")
-    return client
 
 
 def _municipality_names(session_factory) -> set[str]:

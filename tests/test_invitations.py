@@ -31,27 +31,20 @@ def coordinator(client, make_user, tomsk_district):
     return client
 
 
-@pytest.fixture
-def operator(client, make_user):
-    make_user("olesya")
-    log_in(client, "olesya")
-    return client
-
-
 def invitations(session_factory) -> list[Invitation]:
     with session_factory() as session:
         return list(session.scalars(select(Invitation).order_by(Invitation.id)))
 
 
-def test_mailing_page_has_the_seed_sections(operator) -> None:
-    page = operator.get("/admin/mailing").text
+def test_mailing_page_has_the_seed_sections(operator_client) -> None:
+    page = operator_client.get("/admin/mailing").text
     for text in ("Отправить приглашение", "Пригласить", "Список пользователей, зарегистрированных по приглашению"):
         assert text in page
     assert "Посмотреть" in page
 
 
-def test_operator_may_invite_every_role(operator) -> None:
-    assert set(offered_roles(operator)) == {code.value for code in RoleCode}
+def test_operator_may_invite_every_role(operator_client) -> None:
+    assert set(offered_roles(operator_client)) == {code.value for code in RoleCode}
 
 
 def test_municipal_coordinator_is_offered_only_expert_and_school_coordinator(coordinator) -> None:
@@ -114,15 +107,15 @@ def test_school_coordinator_invitation_needs_a_school(coordinator, session_facto
 
 
 @pytest.mark.parametrize("email", ["not-an-address", "two@example.ru, three@example.ru", "", "a@b"])
-def test_one_valid_address_is_required(operator, session_factory, email) -> None:
-    response = invite(operator, role="expert", email=email)
+def test_one_valid_address_is_required(operator_client, session_factory, email) -> None:
+    response = invite(operator_client, role="expert", email=email)
     assert response.status_code == 400
     assert "Неверный адрес электронной почты" in response.text
     assert invitations(session_factory) == []
 
 
-def test_invitation_and_its_letter_are_written_together(operator, session_factory) -> None:
-    response = invite(operator, role="expert", email="Expert@Example.RU")
+def test_invitation_and_its_letter_are_written_together(operator_client, session_factory) -> None:
+    response = invite(operator_client, role="expert", email="Expert@Example.RU")
     assert response.status_code == 302
     [invitation] = invitations(session_factory)
     with session_factory() as session:
@@ -136,37 +129,37 @@ def test_invitation_and_its_letter_are_written_together(operator, session_factor
     assert (invitation.expires_at - invitation.created_at).days == 14
 
 
-def test_address_of_an_active_user_gets_a_message_and_no_letter(operator, make_user, session_factory) -> None:
+def test_address_of_an_active_user_gets_a_message_and_no_letter(operator_client, make_user, session_factory) -> None:
     make_user("ivanov", role="expert", email="ivanov@example.ru", municipality_id=1)
-    response = invite(operator, role="expert", email="IVANOV@example.ru")
+    response = invite(operator_client, role="expert", email="IVANOV@example.ru")
     assert response.status_code == 400
     assert "уже зарегистрирован" in response.text
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
-def test_pending_invitation_is_offered_for_resending_instead_of_a_second_key(operator, session_factory) -> None:
-    invite(operator, role="expert", email="expert@example.ru")
+def test_pending_invitation_is_offered_for_resending_instead_of_a_second_key(operator_client, session_factory) -> None:
+    invite(operator_client, role="expert", email="expert@example.ru")
     first_link = last_link(session_factory, "expert@example.ru")
-    again = invite(operator, role="expert", email="expert@example.ru")
+    again = invite(operator_client, role="expert", email="expert@example.ru")
     assert again.status_code == 409
     assert "Отправить повторно" in again.text
     assert len(invitations(session_factory)) == 1
     [invitation] = invitations(session_factory)
     token = re.search(r'name="csrf_token" value="([^"]+)"', again.text).group(1)
-    resent = operator.post(f"/admin/mailing/resend/{invitation.id}", data={"csrf_token": token})
+    resent = operator_client.post(f"/admin/mailing/resend/{invitation.id}", data={"csrf_token": token})
     assert resent.status_code == 302
-    assert "отправлено повторно" in operator.get("/admin/mailing").text
+    assert "отправлено повторно" in operator_client.get("/admin/mailing").text
     assert last_link(session_factory, "expert@example.ru") != first_link
-    assert operator.get(first_link).status_code == 404
+    assert operator_client.get(first_link).status_code == 404
     assert len(invitations(session_factory)) == 1
 
 
 def test_coordinator_cannot_resend_another_municipalitys_invitation(
-    client, operator, make_user, session_factory
+    client, operator_client, make_user, session_factory
 ) -> None:
     invite(
-        operator,
+        operator_client,
         role="expert",
         email="far@example.ru",
         municipality_id=str(municipality_id(session_factory, "ЗАТО Северск")),

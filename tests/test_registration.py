@@ -18,22 +18,18 @@ PASSWORD = "надёжный-пароль-2026"
 
 
 @pytest.fixture
-def operator(client, make_user):
-    make_user("olesya")
-    log_in(client, "olesya")
-    return client
-
-
-@pytest.fixture
 def anonymous(app):
     with TestClient(app, base_url=BASE_URL, follow_redirects=False) as other:
         yield other
 
 
 @pytest.fixture
-def expert_link(operator, session_factory) -> str:
+def expert_link(operator_client, session_factory) -> str:
     district = municipality_id(session_factory, "Томский район")
-    assert invite(operator, role="expert", email="expert@example.ru", municipality_id=str(district)).status_code == 302
+    assert (
+        invite(operator_client, role="expert", email="expert@example.ru", municipality_id=str(district)).status_code
+        == 302
+    )
     return last_link(session_factory, "expert@example.ru")
 
 
@@ -168,8 +164,8 @@ def test_form_without_its_token_is_refused(anonymous, expert_link, session_facto
     assert users_named(session_factory, "petrov") == []
 
 
-def test_municipality_is_asked_only_when_the_invitation_has_none(operator, anonymous, session_factory) -> None:
-    invite(operator, role="expert", email="culture@example.ru")
+def test_municipality_is_asked_only_when_the_invitation_has_none(operator_client, anonymous, session_factory) -> None:
+    invite(operator_client, role="expert", email="culture@example.ru")
     link = last_link(session_factory, "culture@example.ru")
     page = anonymous.get(link).text
     assert 'name="municipality_id"' in page
@@ -181,9 +177,9 @@ def test_municipality_is_asked_only_when_the_invitation_has_none(operator, anony
     assert users_named(session_factory, "culture")[0].municipality_id == culture
 
 
-def test_school_coordinator_gets_the_school_of_the_invitation(operator, anonymous, session_factory) -> None:
+def test_school_coordinator_gets_the_school_of_the_invitation(operator_client, anonymous, session_factory) -> None:
     school = add_organization(session_factory, "МАОУ СОШ № 2", "Город Томск")
-    invite(operator, role="organization_coordinator", email="school@example.ru", organization_id=str(school))
+    invite(operator_client, role="organization_coordinator", email="school@example.ru", organization_id=str(school))
     link = last_link(session_factory, "school@example.ru")
     assert link.endswith("t=SchoolCoordinator")
     assert register(anonymous, link, "school2", PASSWORD).status_code == 200

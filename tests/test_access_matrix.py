@@ -26,8 +26,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from httpx2 import Response
 from sqladmin import BaseView, ModelView
 from sqladmin.application import BaseAdmin
 from sqlalchemy import select
@@ -174,12 +174,12 @@ class World:
     tokens: dict[RoleCode, str] = field(default_factory=dict)
     pristine: Snapshot = field(default_factory=dict)
 
-    def send(self, role: RoleCode, method: str, url: str, data: dict[str, Any] | None = None) -> httpx.Response:
+    def send(self, role: RoleCode, method: str, url: str, data: dict[str, Any] | None = None) -> Response:
         if data is not None:
             data = {**data, "csrf_token": self.tokens[role]}
         return self.clients[role].request(method, url, data=data)
 
-    def call(self, role: RoleCode, method: str, url: str, data: dict[str, Any] | None = None) -> httpx.Response:
+    def call(self, role: RoleCode, method: str, url: str, data: dict[str, Any] | None = None) -> Response:
         """A request as `role`: never a server error, and nothing outside a non-operator's scope shown."""
         response = self.send(role, method, url, data)
         assert response.status_code != 500, f"{method} {url} as {role}: server error"
@@ -340,11 +340,11 @@ class Change:
     added: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def _assert_status(response: httpx.Response, status: int) -> None:
+def _assert_status(response: Response, status: int) -> None:
     assert response.status_code == status, f"{response.request.method} {response.request.url}: {response.status_code}"
 
 
-def _answers(status: int, response: httpx.Response) -> None:
+def _answers(status: int, response: Response) -> None:
     _assert_status(response, status)
 
 
@@ -360,8 +360,8 @@ class RowRule:
     create: Callable[[World, str, str, RoleCode], Change] | None = None
     routes: dict[str, Route] = field(default_factory=lambda: MODEL_ROUTES)
     # what the view answers for a row the viewer may not see, and when it has saved a form
-    not_found: Callable[[World, RoleCode, httpx.Response], None] = lambda world, role, response: _answers(404, response)
-    saved: Callable[[World, RoleCode, httpx.Response], None] = lambda world, role, response: _answers(302, response)
+    not_found: Callable[[World, RoleCode, Response], None] = lambda world, role, response: _answers(404, response)
+    saved: Callable[[World, RoleCode, Response], None] = lambda world, role, response: _answers(302, response)
 
     @property
     def rows(self) -> tuple[str, ...]:
@@ -420,7 +420,7 @@ def _resend(world: World, key: str) -> Change:
     return Change({}, columns, {"outbox_messages": [{"recipient": world.markers[key]}]})
 
 
-def _mailing_saved(world: World, role: RoleCode, response: httpx.Response) -> None:
+def _mailing_saved(world: World, role: RoleCode, response: Response) -> None:
     """Back to «Рассылка», which says what was done (read like a browser would, so no message piles up)."""
     _assert_status(response, 302)
     assert response.headers["location"] == f"{BASE_URL}/admin/mailing"

@@ -9,16 +9,19 @@ migrations in `migrations/`.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     Boolean,
+    Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -236,3 +239,106 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), index=True)
+
+
+class Category(enum.StrEnum):
+    """Qualification categories (квалификационные категории) a teacher may apply for or hold."""
+
+    FIRST = "first"
+    HIGHEST = "highest"
+    METHODIST = "methodist"
+    MENTOR = "mentor"
+
+
+CATEGORY_LABELS = {
+    Category.FIRST: "Первая",
+    Category.HIGHEST: "Высшая",
+    Category.METHODIST: "Педагог-методист",
+    Category.MENTOR: "Педагог-наставник",
+}
+
+
+class ApplicationStatus(enum.StrEnum):
+    NEW = "new"
+    REGISTERED = "registered"
+    EXPERTS_ASSIGNED = "experts_assigned"
+    UNDER_REVIEW = "under_review"
+    REVIEW_DONE = "review_done"
+    GRANTED = "granted"
+    REFUSED = "refused"
+    ARCHIVED = "archived"
+    RETURNED = "returned"
+    WITHDRAWN = "withdrawn"
+
+
+APPLICATION_STATUS_LABELS = {
+    ApplicationStatus.NEW: "Новое (не зарегистрировано)",
+    ApplicationStatus.REGISTERED: "Зарегистрировано",
+    ApplicationStatus.EXPERTS_ASSIGNED: "Эксперты назначены",
+    ApplicationStatus.UNDER_REVIEW: "На экспертизе",
+    ApplicationStatus.REVIEW_DONE: "Экспертиза завершена",
+    ApplicationStatus.GRANTED: "Решение принято: категория установлена",
+    ApplicationStatus.REFUSED: "Решение принято: в установлении категории отказано",
+    ApplicationStatus.ARCHIVED: "В архиве",
+    ApplicationStatus.RETURNED: "Возвращено на доработку",
+    ApplicationStatus.WITHDRAWN: "Отозвано",
+}
+
+application_experts = Table(
+    "application_experts",
+    Base.metadata,
+    Column("application_id", ForeignKey("applications.id"), primary_key=True),
+    Column("expert_id", ForeignKey("users.id"), primary_key=True, index=True),
+)
+
+
+class Application(Base):
+    """A teacher's application for attestation (заявление на аттестацию)."""
+
+    __tablename__ = "applications"
+    __table_args__ = (UniqueConstraint("municipality_id", "registration_year", "registration_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    teacher_full_name: Mapped[str] = mapped_column(String(200), index=True)
+    teacher_email: Mapped[str] = mapped_column(String(254))
+    teacher_phone: Mapped[str] = mapped_column(String(40), default="")
+    position: Mapped[str] = mapped_column(String(200))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    requested_category: Mapped[str] = mapped_column(String(20), index=True)
+    current_category: Mapped[str | None] = mapped_column(String(20))
+    current_category_date: Mapped[date | None] = mapped_column(Date)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    registration_year: Mapped[int | None] = mapped_column(Integer)
+    registration_number: Mapped[int | None] = mapped_column(Integer)
+    registered_at: Mapped[date | None] = mapped_column(Date)
+    deadline: Mapped[date | None] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(20), default=ApplicationStatus.NEW, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    organization: Mapped[Organization] = relationship()
+    municipality: Mapped[Municipality] = relationship()
+    experts: Mapped[list[User]] = relationship(secondary=application_experts)
+    history: Mapped[list[ApplicationStatusChange]] = relationship(
+        back_populates="application", order_by="ApplicationStatusChange.id"
+    )
+
+    def __str__(self) -> str:
+        return self.teacher_full_name
+
+
+class ApplicationStatusChange(Base):
+    """One step of an application's status history; rows are only ever added."""
+
+    __tablename__ = "application_status_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    application: Mapped[Application] = relationship(back_populates="history")
+    actor: Mapped[User | None] = relationship()

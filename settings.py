@@ -42,6 +42,7 @@ class Settings:
     var_dir: Path
     bcrypt_rounds: int
     invitation_ttl_days: int
+    application_deadline_days: int
     session_hours: int
     remember_days: int
 
@@ -148,6 +149,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         var_dir=var_dir,
         bcrypt_rounds=_integer(env, "BCRYPT_ROUNDS", 12, 4, 16),
         invitation_ttl_days=_integer(env, "INVITATION_TTL_DAYS", 14, 1, 90),
+        application_deadline_days=_integer(env, "APPLICATION_DEADLINE_DAYS", 60, 1, 365),
         session_hours=_integer(env, "SESSION_HOURS", 12, 1, 24),
         remember_days=_integer(env, "REMEMBER_DAYS", 14, 1, 14),
     )

@@ -73,7 +73,9 @@ def check_scope(
     municipality_id: int | None,
     organization_id: int | None,
 ) -> tuple[int | None, int | None]:
-    """The (municipality, organization) a user of this role must have; an organization fixes its municipality."""
+    """The (municipality, organization) a user of this role must have; an organization fixes its municipality.
+
+    An expert may name the organization they work in (so that they never review its teachers)."""
     role = RoleCode(role_code)
     if role is RoleCode.OPERATOR:
         return None, None
@@ -84,6 +86,11 @@ def check_scope(
         return organization.municipality_id, organization.id
     if municipality_id is None:
         raise AccountError("Для этой роли нужно указать муниципалитет.")
+    if role is RoleCode.EXPERT and organization_id is not None:
+        organization = session.get(Organization, organization_id)
+        if organization is None or organization.municipality_id != municipality_id:
+            raise AccountError("Организация эксперта должна относиться к его муниципалитету.")
+        return municipality_id, organization.id
     return municipality_id, None
 
 

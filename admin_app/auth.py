@@ -55,6 +55,17 @@ class CurrentUser:
     def is_operator(self) -> bool:
         return self.role is RoleCode.OPERATOR
 
+    @classmethod
+    def of(cls, user: User) -> CurrentUser:
+        return cls(
+            id=user.id,
+            username=user.username,
+            full_name=user.full_name,
+            role=RoleCode(user.role.code),
+            municipality_id=user.municipality_id,
+            organization_id=user.organization_id,
+        )
+
 
 class AdminAuth(AuthenticationBackend):
     def __init__(self, settings: Settings, session_factory: sessionmaker[Session]) -> None:
@@ -146,14 +157,7 @@ class AdminAuth(AuthenticationBackend):
                 return None
             if not hmac.compare_digest(digest, self._auth_digest(user.password_hash)):
                 return None
-            return CurrentUser(
-                id=user.id,
-                username=user.username,
-                full_name=user.full_name,
-                role=RoleCode(user.role.code),
-                municipality_id=user.municipality_id,
-                organization_id=user.organization_id,
-            )
+            return CurrentUser.of(user)
 
     def _auth_digest(self, password_hash: str) -> str:
         key = hashlib.sha256(f"session-auth:{self.settings.secret_key}".encode()).digest()

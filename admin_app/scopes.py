@@ -2,8 +2,9 @@
 
 operator: every row; municipal coordinator: rows of their municipality;
 organization coordinator: rows of their organization; expert: rows assigned to
-them (none of the current tables yet). A model is scoped through its
-`municipality_id` and `organization_id` columns.
+them (through the row's `experts`; a table without assignments shows them
+nothing). A model is scoped through its `municipality_id` and `organization_id`
+columns.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false
 
 from admin_app.auth import CurrentUser
-from models import Municipality, Organization, RoleCode
+from models import Municipality, Organization, RoleCode, User
 
 # Rows of these tables are a scope themselves: an organization coordinator's organization is the row
 # whose id is theirs, not a row with an organization_id.
@@ -28,11 +29,13 @@ def _scope_column(user: CurrentUser) -> tuple[str, int | None] | None:
         return "municipality_id", user.municipality_id
     if user.role is RoleCode.ORGANIZATION_COORDINATOR:
         return "organization_id", user.organization_id
-    return "id", None  # an expert: no table in scope yet carries assignments, so no row matches
+    return "id", None  # an expert: only assignments count (scope_clause, in_scope); no column matches
 
 
 def scope_clause(user: CurrentUser, model: Any) -> ColumnElement[bool] | None:
     """A WHERE clause limiting `model` to the user's rows; None when the user sees everything."""
+    if user.role is RoleCode.EXPERT:
+        return model.experts.any(User.id == user.id) if hasattr(model, "experts") else false()
     scope = _scope_column(user)
     if scope is None:
         return None
@@ -42,6 +45,8 @@ def scope_clause(user: CurrentUser, model: Any) -> ColumnElement[bool] | None:
 
 def in_scope(user: CurrentUser, row: Any) -> bool:
     """The same rule for a loaded row."""
+    if user.role is RoleCode.EXPERT:
+        return any(expert.id == user.id for expert in getattr(row, "experts", ()))
     scope = _scope_column(user)
     if scope is None:
         return True

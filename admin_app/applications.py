@@ -1,0 +1,256 @@
+"""Attestation applications: submission, the status machine, experts and deadlines.
+
+The rules live here and only here; pages call these functions. Every refusal
+is an `ApplicationError` with a Russian message. Each status change appends a
+row to the application's history (who, when, from, to, comment); history rows
+are never changed or removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from admin_app.accounts import AccountError, normalize_email
+from admin_app.auth import CurrentUser
+from admin_app.dates import CENTRE_TIMEZONE
+from admin_app.scopes import in_scope
+from models import (
+    APPLICATION_STATUS_LABELS,
+    Application,
+    ApplicationStatus,
+    ApplicationStatusChange,
+    Category,
+    Organization,
+    RoleCode,
+    User,
+)
+from settings import Settings
+
+S = ApplicationStatus
+OPERATOR, MUNICIPAL, SCHOOL, EXPERT = (
+    RoleCode.OPERATOR,
+    RoleCode.MUNICIPAL_COORDINATOR,
+    RoleCode.ORGANIZATION_COORDINATOR,
+    RoleCode.EXPERT,
+)
+COORDINATORS = frozenset({OPERATOR, MUNICIPAL})
+ANY_COORDINATOR = frozenset({OPERATOR, MUNICIPAL, SCHOOL})
+REVIEWERS = frozenset({OPERATOR, MUNICIPAL, EXPERT})
+
+# from-status → {to-status: roles that may make that step}
+TRANSITIONS: dict[ApplicationStatus, dict[ApplicationStatus, frozenset[RoleCode]]] = {
+    S.NEW: {S.REGISTERED: COORDINATORS, S.RETURNED: COORDINATORS, S.WITHDRAWN: ANY_COORDINATOR},
+    S.RETURNED: {S.NEW: ANY_COORDINATOR, S.WITHDRAWN: ANY_COORDINATOR},
+    S.REGISTERED: {S.EXPERTS_ASSIGNED: COORDINATORS, S.RETURNED: COORDINATORS, S.WITHDRAWN: ANY_COORDINATOR},
+    S.EXPERTS_ASSIGNED: {S.UNDER_REVIEW: REVIEWERS, S.WITHDRAWN: ANY_COORDINATOR},
+    S.UNDER_REVIEW: {S.REVIEW_DONE: REVIEWERS, S.WITHDRAWN: ANY_COORDINATOR},
+    S.REVIEW_DONE: {S.GRANTED: frozenset({OPERATOR}), S.REFUSED: frozenset({OPERATOR})},
+    S.GRANTED: {S.ARCHIVED: frozenset({OPERATOR})},
+    S.REFUSED: {S.ARCHIVED: frozenset({OPERATOR})},
+    S.WITHDRAWN: {S.ARCHIVED: frozenset({OPERATOR})},
+    S.ARCHIVED: {},
+}
+NEEDS_COMMENT = frozenset({S.RETURNED, S.REFUSED})
+CLOSED = frozenset({S.GRANTED, S.REFUSED, S.ARCHIVED, S.WITHDRAWN})
+NEEDS_HIGHEST = frozenset({Category.METHODIST, Category.MENTOR})
+DUE_SOON_DAYS = 7
+
+
+class ApplicationError(ValueError):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """What a submission says about the teacher and the category asked for."""
+
+    full_name: str
+    email: str
+    phone: str
+    position: str
+    organization_id: int
+    requested_category: str
+    current_category: str | None = None
+    current_category_date: date | None = None
+
+
+def centre_today(now: datetime) -> date:
+    return now.astimezone(CENTRE_TIMEZONE).date()
+
+
+def submit_application(session: Session, teacher: Teacher, *, actor: CurrentUser | None, now: datetime) -> Application:
+    """A new application; `actor` is None for a teacher's own submission on the public page."""
+    organization = session.get(Organization, teacher.organization_id)
+    if organization is None or (actor is not None and not in_scope(actor, organization)):
+        raise ApplicationError("Выберите образовательную организацию из списка.", "organization_id")
+    for field, value, label in (
+        ("full_name", teacher.full_name, "ФИО педагога"),
+        ("position", teacher.position, "Должность"),
+    ):
+        if not value.strip():
+            raise ApplicationError(f"Заполните поле «{label}».", field)
+    try:
+        email = normalize_email(teacher.email)
+    except AccountError as error:
+        raise ApplicationError(str(error), "email") from None
+    requested = _category(teacher.requested_category, "requested_category")
+    current = _category(teacher.current_category, "current_category") if teacher.current_category else None
+    if requested in NEEDS_HIGHEST and current is not Category.HIGHEST:
+        raise ApplicationError(
+            "На категорию «педагог-методист» или «педагог-наставник» может претендовать только педагог "
+            "с высшей квалификационной категорией.",
+            "requested_category",
+        )
+    application = Application(
+        teacher_full_name=teacher.full_name.strip(),
+        teacher_email=email,
+        teacher_phone=teacher.phone.strip(),
+        position=teacher.position.strip(),
+        organization_id=organization.id,
+        municipality_id=organization.municipality_id,
+        requested_category=requested,
+        current_category=current,
+        current_category_date=teacher.current_category_date,
+        submitted_at=now,
+        status=S.NEW,
+        created_by_id=actor.id if actor else None,
+    )
+    session.add(application)
+    _record(session, application, None, S.NEW, actor, "", now)
+    return application
+
+
+def allowed_steps(application: Application, actor: CurrentUser) -> list[ApplicationStatus]:
+    """The statuses this user may move the application to now (for the buttons on its page)."""
+    steps = TRANSITIONS[ApplicationStatus(application.status)]
+    return [to for to, roles in steps.items() if actor.role in roles]
+
+
+def change_status(
+    session: Session,
+    application: Application,
+    to: ApplicationStatus,
+    *,
+    actor: CurrentUser,
+    comment: str = "",
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Move the application one step, checking who may and what the step needs."""
+    if not in_scope(actor, application):
+        raise ApplicationError("Заявление не найдено.")
+    current = ApplicationStatus(application.status)
+    if actor.role not in TRANSITIONS[current].get(to, frozenset()):
+        raise ApplicationError(
+            f"Нельзя перевести заявление из статуса «{APPLICATION_STATUS_LABELS[current]}» "
+            f"в статус «{APPLICATION_STATUS_LABELS[to]}»."
+        )
+    if to in NEEDS_COMMENT and not comment.strip():
+        raise ApplicationError("Укажите причину в комментарии.", "comment")
+    if to is S.REGISTERED:
+        _register(session, application, settings, now)
+    if to is S.EXPERTS_ASSIGNED and not application.experts:
+        raise ApplicationError("Сначала назначьте хотя бы одного специалиста по аттестации.")
+    application.status = to
+    _record(session, application, current, to, actor, comment.strip(), now)
+
+
+def _register(session: Session, application: Application, settings: Settings, now: datetime) -> None:
+    """A sequential number within the municipality and year, the registration date, the default deadline."""
+    today = centre_today(now)
+    last = session.scalar(
+        select(func.max(Application.registration_number)).where(
+            Application.municipality_id == application.municipality_id,
+            Application.registration_year == today.year,
+        )
+    )
+    application.registration_year = today.year
+    application.registration_number = (last or 0) + 1
+    application.registered_at = today
+    application.deadline = application.deadline or today + timedelta(days=settings.application_deadline_days)
+
+
+def registration_label(application: Application) -> str:
+    if application.registration_number is None:
+        return ""
+    return f"{application.registration_number}/{application.registration_year}"
+
+
+def assign_experts(session: Session, application: Application, expert_ids: list[int], *, actor: CurrentUser) -> None:
+    """Active experts of the application's municipality, none from the teacher's own organization."""
+    if actor.role not in COORDINATORS or not in_scope(actor, application):
+        raise ApplicationError("Заявление не найдено.")
+    if not expert_ids:
+        raise ApplicationError("Выберите хотя бы одного специалиста по аттестации.", "experts")
+    experts = session.scalars(select(User).where(User.id.in_(expert_ids))).all()
+    if len(experts) != len(set(expert_ids)):
+        raise ApplicationError("Выберите специалистов по аттестации из списка.", "experts")
+    for expert in experts:
+        if expert.role.code != EXPERT or not expert.is_active or expert.municipality_id != application.municipality_id:
+            raise ApplicationError(
+                f"{expert.full_name or expert.username} не может быть экспертом по этому заявлению: нужен "
+                "действующий специалист по аттестации того же муниципалитета.",
+                "experts",
+            )
+        if expert.organization_id is not None and expert.organization_id == application.organization_id:
+            raise ApplicationError(
+                f"{expert.full_name or expert.username} работает в той же организации, что и педагог, "
+                "и не может проводить его экспертизу.",
+                "experts",
+            )
+    application.experts = list(experts)
+
+
+def set_deadline(application: Application, deadline: date, *, actor: CurrentUser) -> None:
+    if actor.role not in COORDINATORS or not in_scope(actor, application):
+        raise ApplicationError("Заявление не найдено.")
+    if application.registered_at is None:
+        raise ApplicationError("Срок устанавливается после регистрации заявления.", "deadline")
+    if deadline < application.registered_at:
+        raise ApplicationError("Срок проведения аттестации не может быть раньше даты регистрации.", "deadline")
+    application.deadline = deadline
+
+
+def deadline_flag(application: Application, today: date) -> str | None:
+    """«просрочено», «срок истекает» (within 7 days) or None, for open applications with a deadline."""
+    if application.deadline is None or ApplicationStatus(application.status) in CLOSED:
+        return None
+    if application.deadline < today:
+        return "просрочено"
+    if application.deadline <= today + timedelta(days=DUE_SOON_DAYS):
+        return "срок истекает"
+    return None
+
+
+def _category(value: str | None, field: str) -> Category:
+    try:
+        return Category(value)
+    except ValueError:
+        raise ApplicationError("Выберите категорию из списка.", field) from None
+
+
+def _record(
+    session: Session,
+    application: Application,
+    from_status: ApplicationStatus | None,
+    to_status: ApplicationStatus,
+    actor: CurrentUser | None,
+    comment: str,
+    now: datetime,
+) -> None:
+    session.add(
+        ApplicationStatusChange(
+            application=application,
+            changed_at=now,
+            actor_id=actor.id if actor else None,
+            from_status=from_status,
+            to_status=to_status,
+            comment=comment,
+        )
+    )

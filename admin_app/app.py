@@ -37,6 +37,7 @@ from admin_app.template_patches import PatchingLoader
 from models import ROLE_NAMES
 from settings import PROJECT_DIR, Settings, load_settings
 from views import register_views
+from views.cabinet import cabinet_figures
 
 TEMPLATES_DIR = PROJECT_DIR / "templates"
 
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> 
         centre_name=settings.centre_name,
         role_names=ROLE_NAMES,
         invitable_roles=invitable_roles,
+        cabinet_figures=cabinet_figures,
         today=date.today,
     )
     register_views(admin)

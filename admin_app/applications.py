@@ -40,6 +40,7 @@ OPERATOR, MUNICIPAL, SCHOOL, EXPERT = (
 COORDINATORS = frozenset({OPERATOR, MUNICIPAL})
 ANY_COORDINATOR = frozenset({OPERATOR, MUNICIPAL, SCHOOL})
 REVIEWERS = frozenset({OPERATOR, MUNICIPAL, EXPERT})
+ENTRY_ROLES = ANY_COORDINATOR  # who enters applications on a teacher's behalf
 
 # from-status → {to-status: roles that may make that step}
 TRANSITIONS: dict[ApplicationStatus, dict[ApplicationStatus, frozenset[RoleCode]]] = {
@@ -86,6 +87,8 @@ def centre_today(now: datetime) -> date:
 
 def submit_application(session: Session, teacher: Teacher, *, actor: CurrentUser | None, now: datetime) -> Application:
     """A new application; `actor` is None for a teacher's own submission on the public page."""
+    if actor is not None and actor.role not in ENTRY_ROLES:
+        raise ApplicationError("Заявления вносят координаторы по аттестации.")
     organization = session.get(Organization, teacher.organization_id)
     if organization is None or (actor is not None and not in_scope(actor, organization)):
         raise ApplicationError("Выберите образовательную организацию из списка.", "organization_id")
@@ -184,8 +187,7 @@ def registration_label(application: Application) -> str:
 
 def assign_experts(session: Session, application: Application, expert_ids: list[int], *, actor: CurrentUser) -> None:
     """Active experts of the application's municipality, none from the teacher's own organization."""
-    if actor.role not in COORDINATORS or not in_scope(actor, application):
-        raise ApplicationError("Заявление не найдено.")
+    _require_coordinator(actor, application, "Назначать специалистов по аттестации")
     if not expert_ids:
         raise ApplicationError("Выберите хотя бы одного специалиста по аттестации.", "experts")
     experts = session.scalars(select(User).where(User.id.in_(expert_ids))).all()
@@ -208,13 +210,19 @@ def assign_experts(session: Session, application: Application, expert_ids: list[
 
 
 def set_deadline(application: Application, deadline: date, *, actor: CurrentUser) -> None:
-    if actor.role not in COORDINATORS or not in_scope(actor, application):
-        raise ApplicationError("Заявление не найдено.")
+    _require_coordinator(actor, application, "Устанавливать срок проведения аттестации")
     if application.registered_at is None:
         raise ApplicationError("Срок устанавливается после регистрации заявления.", "deadline")
     if deadline < application.registered_at:
         raise ApplicationError("Срок проведения аттестации не может быть раньше даты регистрации.", "deadline")
     application.deadline = deadline
+
+
+def _require_coordinator(actor: CurrentUser, application: Application, what: str) -> None:
+    if not in_scope(actor, application):
+        raise ApplicationError("Заявление не найдено.")
+    if actor.role not in COORDINATORS:
+        raise ApplicationError(f"{what} могут муниципальный координатор и оператор.")
 
 
 def deadline_flag(application: Application, today: date) -> str | None:

@@ -29,10 +29,13 @@ GRANTS: dict[RoleCode, frozenset[Grant]] = {
             ("user", "list"),
             ("user", "details"),
             ("user", "edit"),
+            ("application", "list"),
+            ("application", "details"),
+            ("application", "export"),
         }
     ),
-    RoleCode.ORGANIZATION_COORDINATOR: frozenset(),
-    RoleCode.EXPERT: frozenset(),
+    RoleCode.ORGANIZATION_COORDINATOR: frozenset({("application", "list"), ("application", "details")}),
+    RoleCode.EXPERT: frozenset({("application", "list"), ("application", "details")}),
 }
 
 

@@ -8,9 +8,14 @@ The expected answer is computed, never written out by hand:
 - it may, and the row is in its scope → 200 for a page, 302 for a saved form, and exactly that change made;
 - it may, but the row is outside its scope → «not found» (404), nothing changed.
 "Inside" means inside the scope of the municipal coordinator of Томский район. An operator sees every
-row; the organization coordinator's scope is their own school and the expert's is nothing, so none of
-these rows is theirs. Views that are not scoped (municipalities, roles) show every row to whoever may
-open them.
+row; the organization coordinator's scope is their own school and the expert's the rows assigned to them,
+so of these rows only the application inside (at the coordinator's school, the expert assigned to it) is
+theirs too (RowRule.inside_for). Views that are not scoped (municipalities, roles) show every row to
+whoever may open them.
+
+Routes a view adds itself answer by its own rules: SQLAdmin lets in whoever may open the view at all, then
+for applications admin_app.applications decides (TRANSITIONS, ENTRY_ROLES, COORDINATORS). A step the role
+may not take is sent back to the application's page with the reason shown, and changes nothing.
 
 ROW_RULES has an entry for every view: which rows to use and what a valid form looks like. A view
 or a custom route added to the panel without an entry here fails the first tests of this file.
@@ -18,7 +23,9 @@ or a custom route added to the panel without an entry here fails the first tests
 
 from __future__ import annotations
 
+import html
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -38,10 +45,34 @@ from starlette.testclient import TestClient
 
 from admin_app.accounts import create_user
 from admin_app.app import create_app
+from admin_app.applications import (
+    COORDINATORS,
+    ENTRY_ROLES,
+    NEEDS_COMMENT,
+    TRANSITIONS,
+    Teacher,
+    assign_experts,
+    centre_today,
+    change_status,
+    submit_application,
+)
+from admin_app.auth import CurrentUser
 from admin_app.db import make_engine, make_session_factory
 from admin_app.passwords import hash_password
 from admin_app.permissions import GRANTS
-from models import Base, Invitation, Municipality, Organization, Role, RoleCode, User, utcnow
+from models import (
+    APPLICATION_STATUS_LABELS,
+    ApplicationStatus,
+    Base,
+    Category,
+    Invitation,
+    Municipality,
+    Organization,
+    Role,
+    RoleCode,
+    User,
+    utcnow,
+)
 from settings import load_settings
 from tests.conftest import BASE_URL, PASSWORD, csrf_from, env_for, log_in
 from views import VIEWS
@@ -51,6 +82,7 @@ MUNICIPAL = RoleCode.MUNICIPAL_COORDINATOR
 SCHOOL = RoleCode.ORGANIZATION_COORDINATOR
 EXPERT = RoleCode.EXPERT
 ROLES = (OPERATOR, MUNICIPAL, SCHOOL, EXPERT)
+S = ApplicationStatus
 
 # The can_* flag of a ModelView that must also allow each action SQLAdmin asks about (None: no flag).
 ACTION_FLAGS = {
@@ -97,20 +129,42 @@ MAILING_ROUTES = {
     "resend-POST": Route("list", "row_form", "POST", "/admin/mailing/resend/{pk}", "/mailing/resend/{invitation_id}"),
 }
 
+# The routes a model view adds itself need no grant of their own: SQLAdmin lets in whoever may open the view.
+ACCESS = "(view)"
+
+# «Заявления на аттестацию»: SQLAdmin's create, edit and delete are off; the view adds its own forms.
+APPLICATION_ROUTES = {
+    **MODEL_ROUTES,
+    "new-GET": Route(ACCESS, "entry_page", "GET", "/admin/application/new", "/application/new"),
+    "new-POST": Route(ACCESS, "entry_form", "POST", "/admin/application/new", "/application/new"),
+    "status-POST": Route(ACCESS, "status_form", "POST", "/admin/application/{pk}/status", "/application/{pk}/status"),
+    "experts-POST": Route(
+        ACCESS, "experts_form", "POST", "/admin/application/{pk}/experts", "/application/{pk}/experts"
+    ),
+    "deadline-POST": Route(
+        ACCESS, "deadline_form", "POST", "/admin/application/{pk}/deadline", "/application/{pk}/deadline"
+    ),
+}
+
 # ---------------------------------------------------------------------------------------------------
 # The database state
 
 
-Snapshot = dict[str, dict[int, dict[str, Any]]]
+Snapshot = dict[str, dict[Any, dict[str, Any]]]  # table → primary key (id, or a tuple) → columns
 CHANGED = object()  # the column must get a new value
 MAY_CHANGE = object()  # the column may get a new value
 
 
 def snapshot(session_factory: sessionmaker[Session]) -> Snapshot:
-    """Every row of every table of the model, by table name and id."""
+    """Every row of every table of the model, by table name and id (a tuple of the key's columns for a
+    table without an id, such as application_experts)."""
+
+    def key(table: Any, row: Any) -> Any:
+        return row["id"] if "id" in table.c else tuple(row[column.name] for column in table.primary_key)
+
     with session_factory() as session:
         return {
-            table.name: {row["id"]: dict(row) for row in session.execute(select(table)).mappings()}
+            table.name: {key(table, row): dict(row) for row in session.execute(select(table)).mappings()}
             for table in Base.metadata.sorted_tables
         }
 
@@ -119,9 +173,9 @@ def assert_diff(
     before: Snapshot,
     after: Snapshot,
     *,
-    changed: dict[tuple[str, int], dict[str, Any]] | None = None,
+    changed: dict[tuple[str, Any], dict[str, Any]] | None = None,
     added: dict[str, list[dict[str, Any]]] | None = None,
-    removed: set[tuple[str, int]] = frozenset(),
+    removed: set[tuple[str, Any]] = frozenset(),
 ) -> None:
     """The database differs from `before` by exactly these changes, added and removed rows."""
     changed, added = changed or {}, added or {}
@@ -204,6 +258,41 @@ def _add_user(session_factory: sessionmaker[Session], username: str, role: RoleC
         return user.id
 
 
+def _acting(session: Session, world: World, role: RoleCode) -> CurrentUser:
+    return CurrentUser.of(session.get(User, world.ids[f"actor_{role}"]))
+
+
+def _add_application(
+    world: World,
+    key: str,
+    full_name: str,
+    organization: str,
+    submitter: RoleCode,
+    registrar: RoleCode,
+    experts: tuple[str, ...],
+) -> None:
+    """An application entered by `submitter`, registered by `registrar`, who assigns `experts`."""
+    now = utcnow()
+    teacher = Teacher(
+        full_name=full_name,
+        email=f"{key.replace('_', '.')}@example.com",
+        phone="+7 913 000-00-00",
+        position="учитель математики",
+        organization_id=world.ids[organization],
+        requested_category=Category.FIRST,
+    )
+    with world.session_factory.begin() as session:
+        application = submit_application(session, teacher, actor=_acting(session, world, submitter), now=now)
+        session.flush()
+        registrar_user = _acting(session, world, registrar)
+        settings = world.app.state.settings
+        change_status(session, application, S.REGISTERED, actor=registrar_user, settings=settings, now=now)
+        if experts:
+            assign_experts(session, application, [world.ids[name] for name in experts], actor=registrar_user)
+        session.flush()
+        world.ids[key], world.markers[key] = application.id, full_name
+
+
 def build_world(world: World, stack: ExitStack) -> None:
     ids, markers, session_factory = world.ids, world.markers, world.session_factory
     with session_factory() as session:
@@ -271,6 +360,11 @@ def build_world(world: World, stack: ExitStack) -> None:
             session.add(invitation)
             session.flush()
             ids[key], markers[key] = invitation.id, email
+    # Both registered today, by the rules themselves, so each has its history.
+    _add_application(
+        world, "application_tomsk", "Кузнецова Мария Ивановна", "actors_school", SCHOOL, MUNICIPAL, ("actor_expert",)
+    )
+    _add_application(world, "application_seversk", "Лебедев Игорь Северский", "school_seversk", OPERATOR, OPERATOR, ())
     for role, username in ACTORS.items():
         client = stack.enter_context(
             TestClient(world.app, base_url=BASE_URL, follow_redirects=False, raise_server_exceptions=False)
@@ -354,6 +448,8 @@ class RowRule:
     scoped: bool  # rows limited to the viewer's scope (admin_app.scopes)
     inside: str  # the row inside the municipal coordinator's scope
     outside: tuple[str, ...]  # rows outside it
+    # the roles besides the operator whose scope holds the inside row
+    inside_for: frozenset[RoleCode] = frozenset({MUNICIPAL})
     # (world, row) → an edit form for the row; None: the view has no edit form
     edit: Callable[[World, str], Change] | None = None
     # (world, submitted municipality, municipality the row must land in, acting role) → a create form; None: none
@@ -428,6 +524,14 @@ def _mailing_saved(world: World, role: RoleCode, response: Response) -> None:
 
 
 ROW_RULES: dict[str, RowRule] = {
+    "application": RowRule(
+        table="applications",
+        scoped=True,
+        inside="application_tomsk",
+        outside=("application_seversk",),
+        inside_for=frozenset({MUNICIPAL, SCHOOL, EXPERT}),
+        routes=APPLICATION_ROUTES,
+    ),
     "mailing": RowRule(
         table="invitations",
         scoped=True,
@@ -494,7 +598,7 @@ def accessible(role: RoleCode, view: type) -> bool:
 def sees(role: RoleCode, rule: RowRule, key: str) -> bool:
     if role is OPERATOR or not rule.scoped:
         return True
-    return role is MUNICIPAL and key == rule.inside
+    return role in rule.inside_for and key == rule.inside
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -504,7 +608,7 @@ def sees(role: RoleCode, rule: RowRule, key: str) -> bool:
 def _cases() -> Iterator[Any]:
     for role, view in itertools.product(ROLES, VIEWS):
         rule = ROW_RULES.get(view.identity)
-        routes = MODEL_ROUTES if view.is_model else rule.routes if rule else {"(no rule)": None}
+        routes = rule.routes if rule else MODEL_ROUTES if view.is_model else {"(no rule)": None}
         for name in routes:
             yield pytest.param(role, view.identity, name, id=f"{role}-{view.identity}-{name}")
 
@@ -619,6 +723,241 @@ def _delete(world: World, role: RoleCode, view: type, rule: RowRule, route: Rout
             assert_diff(before, world.snapshot())
 
 
+# ---------------------------------------------------------------------------------------------------
+# The routes «Заявления на аттестацию» adds: the oracle is admin_app.applications' own tables
+
+ALERT = re.compile(r'<div class="alert alert-(\w+)" role="alert">(.*?)</div>', re.S)
+OPTION = re.compile(r'<option value="(\d+)"')
+# What assign_experts and set_deadline answer a role that sees the application but may not use them.
+NOT_FOR_EXPERTS = "Назначать специалистов по аттестации могут муниципальный координатор и оператор."
+NOT_FOR_DEADLINE = "Устанавливать срок проведения аттестации могут муниципальный координатор и оператор."
+
+# One status step after another on the same application, each expected from the status it is in then:
+# refused ones (not a step of TRANSITIONS for the role, a return without a reason) change nothing.
+STATUS_WALK: tuple[tuple[ApplicationStatus, str], ...] = (
+    (S.REGISTERED, ""),
+    (S.RETURNED, ""),
+    (S.RETURNED, "Нет копии диплома"),
+    (S.NEW, ""),
+    (S.REGISTERED, ""),
+    (S.EXPERTS_ASSIGNED, ""),
+    (S.UNDER_REVIEW, ""),
+    (S.REVIEW_DONE, ""),
+    (S.GRANTED, ""),
+    (S.ARCHIVED, ""),
+    (S.WITHDRAWN, "Педагог отозвал заявление"),
+)
+# The experts each application's form assigns (the inside one keeps its expert and gets a second).
+EXPERTS_FORM = {
+    "application_tomsk": ("actor_expert", "user_tomsk_expert"),
+    "application_seversk": ("user_seversk_expert",),
+}
+# The organizations the entry form is tried with: the school coordinator's, another of Томский район, Северск's.
+ENTRY_AT = ("actors_school", "school_tomsk", "school_seversk")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step on an application's page must do: the message its page then shows, and the changes."""
+
+    flash: tuple[str, str]  # (alert category, text)
+    changed: dict[tuple[str, Any], dict[str, Any]] = field(default_factory=dict)
+    added: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    removed: set[tuple[str, Any]] = field(default_factory=set)
+
+
+def _refused(message: str) -> Outcome:
+    return Outcome(("danger", message))
+
+
+def _flashes(world: World, role: RoleCode, pk: int) -> list[tuple[str, str]]:
+    """The messages on the application's page, read like a browser following the redirect (so none piles up)."""
+    response = world.call(role, "GET", f"/admin/application/details/{pk}")
+    _assert_status(response, 200)
+    return [(category, html.unescape(text)) for category, text in ALERT.findall(response.text)]
+
+
+def _offers(world: World, role: RoleCode, organization: str) -> bool:
+    """Whether the organization is in the role's scope, so the entry form offers and accepts it."""
+    if role is OPERATOR:
+        return True
+    if role is MUNICIPAL:
+        return world.pristine["organizations"][world.ids[organization]]["municipality_id"] == world.ids["tomsk"]
+    return role is SCHOOL and organization == "actors_school"
+
+
+def _post_step(
+    world: World,
+    role: RoleCode,
+    view: type,
+    rule: RowRule,
+    route: Route,
+    key: str,
+    data: dict[str, Any],
+    *,
+    before: Snapshot,
+    outcome: Outcome,
+) -> None:
+    """POST a step of an application's page, expecting `outcome` (from `before`) when the role sees the row."""
+    pk = world.ids[key]
+    response = world.call(role, "POST", _url(route, view, pk), data)
+    if not accessible(role, view):
+        _assert_status(response, 403)
+        assert_diff(before, world.snapshot())
+    elif not sees(role, rule, key):
+        rule.not_found(world, role, response)
+        assert_diff(before, world.snapshot())
+    else:
+        _assert_status(response, 302)
+        assert response.headers["location"] == f"{BASE_URL}/admin/application/details/{pk}"
+        assert_diff(before, world.snapshot(), changed=outcome.changed, added=outcome.added, removed=outcome.removed)
+        assert _flashes(world, role, pk) == [outcome.flash]
+
+
+def _status_outcome(world: World, role: RoleCode, key: str, before: Snapshot, to: S, comment: str) -> Outcome:
+    pk = world.ids[key]
+    row = before["applications"][pk]
+    current, labels = S(row["status"]), APPLICATION_STATUS_LABELS
+    if role not in TRANSITIONS[current].get(to, frozenset()):
+        return _refused(f"Нельзя перевести заявление из статуса «{labels[current]}» в статус «{labels[to]}».")
+    if to in NEEDS_COMMENT and not comment.strip():
+        return _refused("Укажите причину в комментарии.")
+    if to is S.EXPERTS_ASSIGNED and not any(application == pk for application, _ in before["application_experts"]):
+        return _refused("Сначала назначьте хотя бы одного специалиста по аттестации.")
+    columns: dict[str, Any] = {"status": to.value}
+    if to is S.REGISTERED:
+        # The next number of the municipality and year; the deadline set at the first registration stays.
+        today = centre_today(utcnow())
+        numbers = [
+            other["registration_number"]
+            for other in before["applications"].values()
+            if other["municipality_id"] == row["municipality_id"] and other["registration_year"] == today.year
+        ]
+        days = timedelta(days=world.app.state.settings.application_deadline_days)
+        columns.update(
+            registration_year=today.year,
+            registration_number=max(numbers, default=0) + 1,
+            registered_at=today,
+            deadline=row["deadline"] or today + days,
+        )
+    history = {
+        "application_id": pk,
+        "actor_id": world.ids[f"actor_{role}"],
+        "from_status": current.value,
+        "to_status": to.value,
+        "comment": comment,
+    }
+    return Outcome(
+        ("success", f"Статус заявления: «{labels[to]}»."),
+        changed={("applications", pk): columns},
+        added={"application_status_changes": [history]},
+    )
+
+
+def _status_form(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    for key, (to, comment) in itertools.product(rule.rows, STATUS_WALK):
+        before = world.snapshot()
+        outcome = _status_outcome(world, role, key, before, to, comment)
+        data = {"to": to.value, "comment": comment}
+        _post_step(world, role, view, rule, route, key, data, before=before, outcome=outcome)
+
+
+def _experts_form(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    for key in rule.rows:
+        pk = world.ids[key]
+        chosen = {world.ids[name] for name in EXPERTS_FORM[key]}
+        before = world.snapshot()
+        outcome = _refused(NOT_FOR_EXPERTS)
+        if role in COORDINATORS:
+            assigned = {expert for application, expert in before["application_experts"] if application == pk}
+            outcome = Outcome(
+                ("success", "Специалисты по аттестации назначены."),
+                added={
+                    "application_experts": [{"application_id": pk, "expert_id": e} for e in sorted(chosen - assigned)]
+                },
+                removed={("application_experts", (pk, expert)) for expert in assigned - chosen},
+            )
+        data = {"experts": [str(expert) for expert in sorted(chosen)]}
+        _post_step(world, role, view, rule, route, key, data, before=before, outcome=outcome)
+
+
+def _deadline_form(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    for key in rule.rows:
+        pk = world.ids[key]
+        before = world.snapshot()
+        deadline = before["applications"][pk]["registered_at"] + timedelta(days=90)
+        outcome = _refused(NOT_FOR_DEADLINE)
+        if role in COORDINATORS:
+            message = f"Срок проведения аттестации: {deadline:%d.%m.%Y}."
+            outcome = Outcome(("success", message), changed={("applications", pk): {"deadline": deadline}})
+        data = {"deadline": deadline.isoformat()}
+        _post_step(world, role, view, rule, route, key, data, before=before, outcome=outcome)
+
+
+def _entry_page(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    response = world.call(role, "GET", _url(route, view))
+    if not accessible(role, view) or role not in ENTRY_ROLES:
+        _assert_status(response, 403)
+        return
+    _assert_status(response, 200)
+    offered = {int(value) for value in OPTION.findall(response.text)}
+    for organization in ENTRY_AT:
+        shown = world.ids[organization] in offered
+        assert shown == _offers(world, role, organization), f"{organization} offered to {role}: {shown}"
+
+
+def _entry_form(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    for organization in ENTRY_AT:
+        full_name = f"Новый педагог ({organization})"
+        payload = {
+            "full_name": full_name,
+            "email": "new.teacher@example.com",
+            "phone": "+7 913 111-11-11",
+            "position": "учитель физики",
+            "organization_id": str(world.ids[organization]),
+            "requested_category": Category.FIRST.value,
+            "current_category": "",
+            "current_category_date": "",
+        }
+        before = world.snapshot()
+        response = world.call(role, "POST", _url(route, view), payload)
+        if not accessible(role, view) or role not in ENTRY_ROLES:
+            _assert_status(response, 403)
+            assert_diff(before, world.snapshot())
+            continue
+        refusal = None if _offers(world, role, organization) else "Выберите образовательную организацию из списка."
+        if refusal is not None:
+            # The form again, saying why.
+            _assert_status(response, 400)
+            assert refusal in html.unescape(response.text)
+            assert_diff(before, world.snapshot())
+            continue
+        _assert_status(response, 302)
+        after = world.snapshot()
+        pk = max(after["applications"].keys() - before["applications"].keys(), default=None)
+        assert response.headers["location"] == f"{BASE_URL}/admin/application/details/{pk}"
+        application = {
+            "teacher_full_name": full_name,
+            "teacher_email": "new.teacher@example.com",
+            "organization_id": world.ids[organization],
+            "municipality_id": before["organizations"][world.ids[organization]]["municipality_id"],
+            "requested_category": Category.FIRST.value,
+            "status": S.NEW.value,
+            "registration_number": None,
+            "deadline": None,
+            "created_by_id": world.ids[f"actor_{role}"],
+        }
+        history = {
+            "application_id": pk,
+            "actor_id": world.ids[f"actor_{role}"],
+            "from_status": None,
+            "to_status": S.NEW.value,
+            "comment": "",
+        }
+        assert_diff(before, after, added={"applications": [application], "application_status_changes": [history]})
+        assert _flashes(world, role, pk) == [("success", "Заявление сохранено.")]
+
+
 EXERCISE: dict[str, Callable[[World, RoleCode, type, RowRule, Route], None]] = {
     "list": _list,
     "export": _export,
@@ -627,6 +966,11 @@ EXERCISE: dict[str, Callable[[World, RoleCode, type, RowRule, Route], None]] = {
     "row_form": _row_form,
     "create_form": _create_form,
     "delete": _delete,
+    "entry_page": _entry_page,
+    "entry_form": _entry_form,
+    "status_form": _status_form,
+    "experts_form": _experts_form,
+    "deadline_form": _deadline_form,
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -762,3 +1106,61 @@ def test_malformed_invitation_ids_are_not_resent(world: World, role: RoleCode) -
             wrong.append(f"POST /admin/mailing/resend/{bad} → {response.status_code}")
     assert not wrong, "\n".join(wrong)
     assert_diff(before, world.snapshot())
+
+
+APPLICATION_STEPS = {
+    "status": {"to": S.WITHDRAWN.value, "comment": ""},
+    "experts": {"experts": "1"},
+    "deadline": {"deadline": "2030-01-01"},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_malformed_application_ids_are_not_found(world: World, role: RoleCode) -> None:
+    """A step on an id that can match no application (or none at all: 2147483647) is a 404, for every role."""
+    before = world.snapshot()
+    wrong = []
+    for (step, data), bad in itertools.product(APPLICATION_STEPS.items(), (*BAD_IDS, "2147483647")):
+        response = world.send(role, "POST", f"/admin/application/{bad}/{step}", data)
+        if response.status_code != 404:
+            wrong.append(f"POST /admin/application/{bad}/{step} → {response.status_code}")
+    assert not wrong, "\n".join(wrong)
+    assert_diff(before, world.snapshot())
+
+
+def _experts(*keys: str) -> Callable[[World], dict[str, Any]]:
+    return lambda world: {"experts": [str(world.ids[key]) for key in keys]}
+
+
+def _days_after_registration(days: int) -> Callable[[World], dict[str, Any]]:
+    def form(world: World) -> dict[str, Any]:
+        registered = world.row("applications", "application_tomsk")["registered_at"]
+        return {"deadline": (registered + timedelta(days=days)).isoformat()}
+
+    return form
+
+
+NOT_SAME_MUNICIPALITY = (
+    "не может быть экспертом по этому заявлению: нужен действующий специалист по аттестации того же муниципалитета."
+)
+REFUSED_STEPS = (
+    ("status", lambda world: {"to": "bogus", "comment": ""}, "Выберите действие из предложенных."),
+    ("experts", _experts(), "Выберите хотя бы одного специалиста по аттестации."),
+    ("experts", _experts("user_seversk_expert"), f"seversk_expert {NOT_SAME_MUNICIPALITY}"),
+    ("experts", _experts("actor_expert", "user_tomsk_coordinator"), f"second_coordinator {NOT_SAME_MUNICIPALITY}"),
+    ("deadline", lambda world: {"deadline": ""}, "Укажите дату."),
+    ("deadline", lambda world: {"deadline": "31.12.2030"}, "Укажите дату в формате ДД.ММ.ГГГГ."),
+    ("deadline", _days_after_registration(-1), "Срок проведения аттестации не может быть раньше даты регистрации."),
+)
+
+
+def test_refused_application_steps_change_nothing(world: World) -> None:
+    """The municipal coordinator may take these steps, yet not with these forms: an expert of another
+    municipality or no expert at all, a status that is none, a deadline that is no date or before registration."""
+    pk = world.ids["application_tomsk"]
+    for step, data, message in REFUSED_STEPS:
+        before = world.snapshot()
+        response = world.call(MUNICIPAL, "POST", f"/admin/application/{pk}/{step}", data(world))
+        _assert_status(response, 302)
+        assert_diff(before, world.snapshot())
+        assert _flashes(world, MUNICIPAL, pk) == [("danger", message)], step

@@ -2,6 +2,7 @@
 
 from sqladmin import Admin
 
+from views.applications import ApplicationAdmin
 from views.invitations import InvitationAdmin
 from views.mailing import MailingView
 from views.municipalities import MunicipalityAdmin
@@ -9,7 +10,7 @@ from views.organizations import OrganizationAdmin
 from views.roles import RoleAdmin
 from views.users import UserAdmin
 
-VIEWS = (MailingView, InvitationAdmin, UserAdmin, MunicipalityAdmin, OrganizationAdmin, RoleAdmin)
+VIEWS = (ApplicationAdmin, MailingView, InvitationAdmin, UserAdmin, MunicipalityAdmin, OrganizationAdmin, RoleAdmin)
 
 
 def register_views(admin: Admin) -> None:

@@ -322,6 +322,7 @@ class Application(Base):
     history: Mapped[list[ApplicationStatusChange]] = relationship(
         back_populates="application", order_by="ApplicationStatusChange.id"
     )
+    documents: Mapped[list[Document]] = relationship(order_by="Document.id")
 
     def __str__(self) -> str:
         return self.teacher_full_name
@@ -342,3 +343,37 @@ class ApplicationStatusChange(Base):
 
     application: Mapped[Application] = relationship(back_populates="history")
     actor: Mapped[User | None] = relationship()
+
+
+class DocumentKind(enum.StrEnum):
+    APPLICATION = "application"
+    PETITION = "petition"
+    CONCLUSION = "conclusion"
+    OTHER = "other"
+
+
+DOCUMENT_KIND_LABELS = {
+    DocumentKind.APPLICATION: "Заявление педагога",
+    DocumentKind.PETITION: "Ходатайство",
+    DocumentKind.CONCLUSION: "Экспертное заключение",
+    DocumentKind.OTHER: "Другой документ",
+}
+
+
+class Document(Base):
+    """A file stored with an application: kept under a random name outside the web root."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_name: Mapped[str] = mapped_column(String(64), unique=True)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    uploaded_by: Mapped[User | None] = relationship()

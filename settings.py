@@ -43,12 +43,17 @@ class Settings:
     bcrypt_rounds: int
     invitation_ttl_days: int
     application_deadline_days: int
+    document_max_mb: int
     session_hours: int
     remember_days: int
 
     @property
     def is_https(self) -> bool:
         return self.base_url.startswith("https://")
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.var_dir / "documents"
 
 
 def _text(env: Mapping[str, str], name: str, default: str) -> str:
@@ -150,6 +155,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         bcrypt_rounds=_integer(env, "BCRYPT_ROUNDS", 12, 4, 16),
         invitation_ttl_days=_integer(env, "INVITATION_TTL_DAYS", 14, 1, 90),
         application_deadline_days=_integer(env, "APPLICATION_DEADLINE_DAYS", 60, 1, 365),
+        document_max_mb=_integer(env, "DOCUMENT_MAX_MB", 20, 1, 200),
         session_hours=_integer(env, "SESSION_HOURS", 12, 1, 24),
         remember_days=_integer(env, "REMEMBER_DAYS", 14, 1, 14),
     )

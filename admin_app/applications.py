@@ -20,10 +20,12 @@ from admin_app.dates import CENTRE_TIMEZONE
 from admin_app.scopes import in_scope
 from models import (
     APPLICATION_STATUS_LABELS,
+    CATEGORY_LABELS,
     Application,
     ApplicationStatus,
     ApplicationStatusChange,
     Category,
+    DocumentKind,
     Organization,
     RoleCode,
     User,
@@ -157,11 +159,21 @@ def change_status(
     if to in NEEDS_COMMENT and not comment.strip():
         raise ApplicationError("Укажите причину в комментарии.", "comment")
     if to is S.REGISTERED:
+        _require_petition(application)
         _register(session, application, settings, now)
     if to is S.EXPERTS_ASSIGNED and not application.experts:
         raise ApplicationError("Сначала назначьте хотя бы одного специалиста по аттестации.")
     application.status = to
     _record(session, application, current, to, actor, comment.strip(), now)
+
+
+def _require_petition(application: Application) -> None:
+    """«Педагог-методист» and «педагог-наставник» are registered only with a petition (ходатайство) attached."""
+    category = Category(application.requested_category)
+    if category in NEEDS_HIGHEST and not any(d.kind == DocumentKind.PETITION for d in application.documents):
+        raise ApplicationError(
+            f"Для категории «{CATEGORY_LABELS[category]}» приложите ходатайство, затем зарегистрируйте заявление."
+        )
 
 
 def _register(session: Session, application: Application, settings: Settings, now: datetime) -> None:

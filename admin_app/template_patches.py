@@ -31,6 +31,7 @@ PATCHES = {
     'aria-label="Toggle navigation"': 'aria-label="Показать меню"',
     "{{ f }}\n{% endfor %}": "{{ f }}" + HIDDEN_FIELD_ERRORS + "\n{% endfor %}",
     LOGOUT_LINK: LOGOUT_FORM,
+    "{{ pk.name | title }}": "{{ '№' if pk.name == 'id' else pk.name }}",
 }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 
 import pytest
 from sqlalchemy import select
@@ -134,3 +136,97 @@ def test_list_filters_and_russian_csv(people) -> None:
     exported = municipal.get("/admin/application/export/csv").content
     assert exported.startswith("\ufeff".encode())
     assert "Петрова Анна Ивановна;petrova@example.ru" in exported.decode("utf-8-sig")
+
+
+def office_package(*names: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as package:
+        for name in ("[Content_Types].xml", *names):
+            package.writestr(name, "<x/>")
+    return buffer.getvalue()
+
+
+ACCEPTED_FILES = {
+    "заявление.pdf": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "application/pdf"),
+    "приказ.docx": (office_package("word/document.xml"), "wordprocessingml"),
+    "реестр.xlsx": (office_package("xl/workbook.xml"), "spreadsheetml"),
+    "скан.jpg": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "image/jpeg"),
+    "скан.png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png"),
+}
+
+
+def upload(client, pk: int, name: str, content: bytes, kind: str = "application"):
+    token = csrf_from(client.get("/admin/").text)
+    response = client.post(
+        f"/admin/application/{pk}/documents", data={"csrf_token": token, "kind": kind}, files={"file": (name, content)}
+    )
+    return ALERT.findall(client.get(response.headers["location"].removeprefix(BASE_URL)).text)
+
+
+@pytest.fixture
+def application_id(people, session_factory) -> int:
+    enter(people["school"], organization_id=str(people["school_id"]), **TEACHER)
+    return only_application(session_factory).id
+
+
+@pytest.mark.parametrize("name", list(ACCEPTED_FILES))
+def test_each_accepted_type_is_stored_and_downloaded_in_scope(people, application_id, settings, name) -> None:
+    content, content_type = ACCEPTED_FILES[name]
+    assert upload(people["school"], application_id, name, content) == [("success", f"Документ «{name}» прикреплён.")]
+    details = people["municipal"].get(f"/admin/application/details/{application_id}").text
+    link = re.search(rf'href="{BASE_URL}(/admin/application/{application_id}/documents/\d+)">{name}<', details).group(1)
+    download = people["municipal"].get(link)
+    assert download.status_code == 200 and download.content == content
+    assert content_type in download.headers["content-type"]
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert people["far"].get(link).status_code == 404
+    stored = list(settings.documents_dir.iterdir())
+    assert len(stored) == 1 and name not in stored[0].name
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("virus.pdf", b"MZ\x90\x00\x03\x00\x00\x00", "подходят только PDF, DOCX, XLSX, JPG или PNG"),
+        ("macro.docx", office_package("word/document.xml", "word/vbaProject.bin"), "подходят только"),
+        ("bomb.docx", office_package("word/document.xml", *(f"f{i}.xml" for i in range(1001))), "подходят только"),
+        ("archive.docx", office_package("other.xml"), "подходят только"),
+        ("empty.pdf", b"", "Файл пустой"),
+    ],
+)
+def test_bad_files_are_refused_and_nothing_is_stored(people, application_id, settings, name, content, message) -> None:
+    [(level, text)] = upload(people["school"], application_id, name, content)
+    assert level == "danger" and message in text
+    assert not settings.documents_dir.exists() or list(settings.documents_dir.iterdir()) == []
+
+
+def test_oversized_file_is_refused(people, application_id, settings) -> None:
+    too_big = b"%PDF-1.7\n" + b"0" * (settings.document_max_mb * 1024 * 1024)
+    [(level, text)] = upload(people["school"], application_id, "big.pdf", too_big)
+    assert level == "danger" and f"больше {settings.document_max_mb} МБ" in text
+
+
+def test_expert_attaches_a_conclusion_only(people, application_id, session_factory) -> None:
+    _, alerts = post(
+        people["municipal"], f"/admin/application/{application_id}/experts", experts=str(people["expert_id"])
+    )
+    assert alerts[0][0] == "success"
+    pdf = ACCEPTED_FILES["заявление.pdf"][0]
+    assert upload(people["expert"], application_id, "чужое.pdf", pdf)[0][0] == "danger"
+    assert upload(people["expert"], application_id, "заключение.pdf", pdf, kind="conclusion")[0][0] == "success"
+
+
+def test_methodist_is_registered_only_with_a_petition(people, session_factory) -> None:
+    enter(
+        people["school"],
+        organization_id=str(people["school_id"]),
+        **{**TEACHER, "requested_category": "methodist", "current_category": "highest"},
+    )
+    pk = only_application(session_factory).id
+    _, alerts = post(people["municipal"], f"/admin/application/{pk}/status", to="registered")
+    assert alerts == [
+        ("danger", "Для категории «Педагог-методист» приложите ходатайство, затем зарегистрируйте заявление.")
+    ]
+    upload(people["school"], pk, "ходатайство.pdf", ACCEPTED_FILES["заявление.pdf"][0], kind="petition")
+    _, alerts = post(people["municipal"], f"/admin/application/{pk}/status", to="registered")
+    assert alerts == [("success", "Статус заявления: «Зарегистрировано».")]

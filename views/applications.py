@@ -7,6 +7,8 @@ POST /admin/application/new
 POST /admin/application/{pk}/status         one step of the status machine
 POST /admin/application/{pk}/experts        assign experts
 POST /admin/application/{pk}/deadline       set the attestation deadline
+POST /admin/application/{pk}/documents      attach a document (admin_app.documents)
+GET  /admin/application/{pk}/documents/{id} download it, within the scope only
 
 SQLAdmin's own create and edit forms are off: every change goes through admin_app.applications,
 where the rules live.
@@ -23,9 +25,10 @@ from sqladmin import expose
 from sqladmin.flash import Flash
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, selectinload
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from admin_app.applications import (
     ENTRY_ROLES,
@@ -42,13 +45,17 @@ from admin_app.applications import (
 )
 from admin_app.csrf import STALE_FORM, csrf_token_valid
 from admin_app.dates import format_datetime
+from admin_app.documents import DocumentError, document_path, store_document, uploadable_kinds
 from admin_app.scopes import in_scope, scope_clause
 from models import (
     APPLICATION_STATUS_LABELS,
     CATEGORY_LABELS,
+    DOCUMENT_KIND_LABELS,
     Application,
     ApplicationStatus,
     Category,
+    Document,
+    DocumentKind,
     Organization,
     Role,
     RoleCode,
@@ -124,14 +131,15 @@ class ApplicationAdmin(ScopedView, model=Application):
     export_types = ["csv"]
     details_template = "applications/details.html"
     list_template = "applications/list.html"
+    # Status and deadline first: they are what a coordinator scans the list for.
     column_list = [
         "registration",
         Application.teacher_full_name,
-        Application.organization,
-        Application.requested_category,
         Application.status,
         Application.deadline,
         "flag",
+        Application.requested_category,
+        Application.organization,
     ]
     column_details_list = [
         "registration",
@@ -237,6 +245,26 @@ class ApplicationAdmin(ScopedView, model=Application):
     async def deadline(self, request: Request) -> Response:
         return await self._change(request, _set_deadline)
 
+    @expose("/{pk}/documents", methods=["POST"])
+    async def documents(self, request: Request) -> Response:
+        return await self._change(request, _attach_document)
+
+    @expose("/{pk}/documents/{document_id}", methods=["GET"])
+    async def document(self, request: Request) -> Response:
+        pk, document_id = request.path_params["pk"], request.path_params["document_id"]
+        if not (is_row_id(pk) and is_row_id(document_id)):
+            raise HTTPException(status_code=404)
+        document = await anyio.to_thread.run_sync(_find_document, request, int(pk), int(document_id))
+        path = document_path(request.app.state.settings.documents_dir, document)
+        if not path.is_file():
+            raise HTTPException(status_code=404)
+        return FileResponse(
+            path,
+            media_type=document.content_type,
+            filename=document.filename,
+            headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+        )
+
     async def _change(self, request: Request, change: Callable[[Session, Request, Application, Any], str]) -> Response:
         pk = request.path_params["pk"]
         if not is_row_id(pk):
@@ -245,9 +273,13 @@ class ApplicationAdmin(ScopedView, model=Application):
         if not csrf_token_valid(request, form.get("csrf_token")):
             Flash.error(request, STALE_FORM)
         else:
+            upload = form.get("file")
+            if isinstance(upload, UploadFile):
+                max_bytes = request.app.state.settings.document_max_mb * 1024 * 1024
+                form = {**form, "content": await upload.read(max_bytes + 1), "filename": upload.filename or ""}
             try:
                 Flash.success(request, await anyio.to_thread.run_sync(_apply, request, int(pk), change, form))
-            except ApplicationError as error:
+            except (ApplicationError, DocumentError) as error:
                 Flash.error(request, str(error))
         return RedirectResponse(request.url_for("admin:details", identity="application", pk=pk), 302)
 
@@ -313,6 +345,35 @@ def _assign_experts(session: Session, request: Request, application: Application
     return "Специалисты по аттестации назначены."
 
 
+def _attach_document(session: Session, request: Request, application: Application, form: Any) -> str:
+    settings = request.app.state.settings
+    if "content" not in form:
+        raise DocumentError("Выберите файл с документом.")
+    document = store_document(
+        session,
+        application,
+        kind=str(form.get("kind", "")),
+        filename=form["filename"],
+        content=form["content"],
+        actor=request.state.user,
+        storage_dir=settings.documents_dir,
+        max_bytes=settings.document_max_mb * 1024 * 1024,
+        now=utcnow(),
+    )
+    return f"Документ «{document.filename}» прикреплён."
+
+
+def _find_document(request: Request, pk: int, document_id: int) -> Document:
+    with request.app.state.session_factory() as session:
+        application = session.get(Application, pk, options=[selectinload(Application.experts)])
+        document = session.get(Document, document_id)
+        if application is None or document is None or document.application_id != pk:
+            raise HTTPException(status_code=404)
+        if not in_scope(request.state.user, application):
+            raise HTTPException(status_code=404)
+        return document
+
+
 def _set_deadline(session: Session, request: Request, application: Application, form: Any) -> str:
     deadline = _date(str(form.get("deadline", "")), "deadline")
     if deadline is None:
@@ -338,11 +399,23 @@ def _organizations(request: Request) -> list[tuple[int, str]]:
         return [tuple(row) for row in session.execute(query if clause is None else query.where(clause))]
 
 
+def _who(user: User | None) -> str:
+    if user is None:
+        return "педагог"
+    return f"{user.full_name} ({user.username})" if user.full_name else user.username
+
+
 def _details_context(request: Request, pk: int) -> dict[str, Any]:
     user = request.state.user
     with request.app.state.session_factory() as session:
         application = session.get(
-            Application, pk, options=[selectinload(Application.history), selectinload(Application.experts)]
+            Application,
+            pk,
+            options=[
+                selectinload(Application.history),
+                selectinload(Application.experts),
+                selectinload(Application.documents),
+            ],
         )
         if application is None:
             return {}
@@ -361,7 +434,7 @@ def _details_context(request: Request, pk: int) -> dict[str, Any]:
             "history": [
                 (
                     format_datetime(change.changed_at),
-                    change.actor.username if change.actor else "педагог",
+                    _who(change.actor),
                     APPLICATION_STATUS_LABELS[ApplicationStatus(change.from_status)] if change.from_status else "—",
                     APPLICATION_STATUS_LABELS[ApplicationStatus(change.to_status)],
                     change.comment,
@@ -374,4 +447,16 @@ def _details_context(request: Request, pk: int) -> dict[str, Any]:
             "assigned": {expert.id for expert in application.experts},
             "assigned_names": [expert.full_name or expert.username for expert in application.experts],
             "deadline": application.deadline.isoformat() if application.deadline else "",
+            "documents": [
+                (
+                    document.id,
+                    document.filename,
+                    DOCUMENT_KIND_LABELS[DocumentKind(document.kind)],
+                    f"{max(1, document.size // 1024)} КБ",
+                    format_datetime(document.uploaded_at),
+                )
+                for document in application.documents
+            ],
+            "document_kinds": [(kind.value, DOCUMENT_KIND_LABELS[kind]) for kind in uploadable_kinds(user)],
+            "document_max_mb": request.app.state.settings.document_max_mb,
         }

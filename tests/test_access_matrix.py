@@ -14,8 +14,10 @@ theirs too (RowRule.inside_for). Views that are not scoped (municipalities, role
 whoever may open them.
 
 Routes a view adds itself answer by its own rules: SQLAdmin lets in whoever may open the view at all, then
-for applications admin_app.applications decides (TRANSITIONS, ENTRY_ROLES, COORDINATORS). A step the role
-may not take is sent back to the application's page with the reason shown, and changes nothing.
+for applications admin_app.applications decides (TRANSITIONS, ENTRY_ROLES, COORDINATORS), and for its documents
+admin_app.documents (UPLOADERS). A step the role may not take is sent back to the application's page with the
+reason shown, and changes nothing. A document is downloaded only through an application the role sees, and only
+through its own one. The files under settings.documents_dir are part of the database state compared (FILES).
 
 ROW_RULES has an entry for every view: which rows to use and what a valid form looks like. A view
 or a custom route added to the panel without an entry here fails the first tests of this file.
@@ -23,6 +25,7 @@ or a custom route added to the panel without an entry here fails the first tests
 
 from __future__ import annotations
 
+import hashlib
 import html
 import itertools
 import re
@@ -58,13 +61,17 @@ from admin_app.applications import (
 )
 from admin_app.auth import CurrentUser
 from admin_app.db import make_engine, make_session_factory
+from admin_app.documents import UPLOADERS, store_document
 from admin_app.passwords import hash_password
 from admin_app.permissions import GRANTS
 from models import (
     APPLICATION_STATUS_LABELS,
+    DOCUMENT_KIND_LABELS,
+    Application,
     ApplicationStatus,
     Base,
     Category,
+    DocumentKind,
     Invitation,
     Municipality,
     Organization,
@@ -144,6 +151,16 @@ APPLICATION_ROUTES = {
     "deadline-POST": Route(
         ACCESS, "deadline_form", "POST", "/admin/application/{pk}/deadline", "/application/{pk}/deadline"
     ),
+    "documents-POST": Route(
+        ACCESS, "upload_form", "POST", "/admin/application/{pk}/documents", "/application/{pk}/documents"
+    ),
+    "document-GET": Route(
+        ACCESS,
+        "download",
+        "GET",
+        "/admin/application/{pk}/documents/{document_id}",
+        "/application/{pk}/documents/{document_id}",
+    ),
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -151,6 +168,7 @@ APPLICATION_ROUTES = {
 
 
 Snapshot = dict[str, dict[Any, dict[str, Any]]]  # table → primary key (id, or a tuple) → columns
+FILES = "(documents_dir)"  # the stored files, as if a table: file name → {"content": its bytes}
 CHANGED = object()  # the column must get a new value
 MAY_CHANGE = object()  # the column may get a new value
 
@@ -216,6 +234,34 @@ ACTORS = {
 OWN_MUNICIPALITY = "tomsk"  # every actor but the operator belongs to Томский район
 
 
+@dataclass(frozen=True)
+class StoredDocument:
+    application: str
+    uploader: RoleCode
+    kind: DocumentKind
+    filename: str
+    content: bytes
+
+
+# A document of each application, stored by the rules (admin_app.documents) as the world is built.
+DOCUMENTS = {
+    "document_tomsk": StoredDocument(
+        "application_tomsk",
+        SCHOOL,
+        DocumentKind.APPLICATION,
+        "Заявление Кузнецовой.pdf",
+        b"%PDF-1.7\n% the inside application's document\n%%EOF\n",
+    ),
+    "document_seversk": StoredDocument(
+        "application_seversk",
+        OPERATOR,
+        DocumentKind.PETITION,
+        "Ходатайство из Северска.pdf",
+        b"%PDF-1.7\n% the outside application's document\n%%EOF\n",
+    ),
+}
+
+
 @dataclass
 class World:
     """A migrated database with the rows below, the application on it, and a logged-in client per role."""
@@ -228,14 +274,28 @@ class World:
     tokens: dict[RoleCode, str] = field(default_factory=dict)
     pristine: Snapshot = field(default_factory=dict)
 
-    def send(self, role: RoleCode, method: str, url: str, data: dict[str, Any] | None = None) -> Response:
+    def send(
+        self,
+        role: RoleCode,
+        method: str,
+        url: str,
+        data: dict[str, Any] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+    ) -> Response:
         if data is not None:
             data = {**data, "csrf_token": self.tokens[role]}
-        return self.clients[role].request(method, url, data=data)
+        return self.clients[role].request(method, url, data=data, files=files)
 
-    def call(self, role: RoleCode, method: str, url: str, data: dict[str, Any] | None = None) -> Response:
+    def call(
+        self,
+        role: RoleCode,
+        method: str,
+        url: str,
+        data: dict[str, Any] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+    ) -> Response:
         """A request as `role`: never a server error, and nothing outside a non-operator's scope shown."""
-        response = self.send(role, method, url, data)
+        response = self.send(role, method, url, data, files)
         assert response.status_code != 500, f"{method} {url} as {role}: server error"
         if role is not OPERATOR:
             for key in leaked_rows():
@@ -243,7 +303,12 @@ class World:
         return response
 
     def snapshot(self) -> Snapshot:
-        return snapshot(self.session_factory)
+        """The database, and the files stored under settings.documents_dir as the table FILES."""
+        state = snapshot(self.session_factory)
+        directory = self.app.state.settings.documents_dir
+        paths = sorted(directory.iterdir()) if directory.is_dir() else []
+        state[FILES] = {path.name: {"content": path.read_bytes()} for path in paths}
+        return state
 
     def row(self, table: str, key: str) -> dict[str, Any]:
         return self.snapshot()[table][self.ids[key]]
@@ -365,6 +430,22 @@ def build_world(world: World, stack: ExitStack) -> None:
         world, "application_tomsk", "Кузнецова Мария Ивановна", "actors_school", SCHOOL, MUNICIPAL, ("actor_expert",)
     )
     _add_application(world, "application_seversk", "Лебедев Игорь Северский", "school_seversk", OPERATOR, OPERATOR, ())
+    settings = world.app.state.settings
+    for key, document in DOCUMENTS.items():
+        with session_factory.begin() as session:
+            stored = store_document(
+                session,
+                session.get(Application, ids[document.application]),
+                kind=document.kind.value,
+                filename=document.filename,
+                content=document.content,
+                actor=_acting(session, world, document.uploader),
+                storage_dir=settings.documents_dir,
+                max_bytes=settings.document_max_mb * 1024 * 1024,
+                now=utcnow(),
+            )
+            session.flush()
+            ids[key], markers[key] = stored.id, document.filename
     for role, username in ACTORS.items():
         client = stack.enter_context(
             TestClient(world.app, base_url=BASE_URL, follow_redirects=False, raise_server_exceptions=False)
@@ -571,8 +652,10 @@ ROW_RULES: dict[str, RowRule] = {
 
 
 def leaked_rows() -> set[str]:
-    """Rows no page may show to anyone but an operator: the outside rows of the scoped views."""
-    return {key for rule in ROW_RULES.values() if rule.scoped for key in rule.outside}
+    """Rows no page may show to anyone but an operator: the outside rows of the scoped views, and the
+    documents of the outside applications."""
+    outside = {key for rule in ROW_RULES.values() if rule.scoped for key in rule.outside}
+    return outside | {key for key, document in DOCUMENTS.items() if document.application in outside}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -625,8 +708,8 @@ def test_access_matrix(world: World, role: RoleCode, identity: str, route_name: 
     EXERCISE[route.kind](world, role, view, rule, route)
 
 
-def _url(route: Route, view: type, pk: int | str = "") -> str:
-    return route.path.format(identity=view.identity, pk=pk)
+def _url(route: Route, view: type, pk: int | str = "", **fields: int | str) -> str:
+    return route.path.format(identity=view.identity, pk=pk, **fields)
 
 
 def _list(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
@@ -797,10 +880,11 @@ def _post_step(
     *,
     before: Snapshot,
     outcome: Outcome,
+    files: dict[str, tuple[str, bytes, str]] | None = None,
 ) -> None:
     """POST a step of an application's page, expecting `outcome` (from `before`) when the role sees the row."""
     pk = world.ids[key]
-    response = world.call(role, "POST", _url(route, view, pk), data)
+    response = world.call(role, "POST", _url(route, view, pk), data, files)
     if not accessible(role, view):
         _assert_status(response, 403)
         assert_diff(before, world.snapshot())
@@ -894,6 +978,71 @@ def _deadline_form(world: World, role: RoleCode, view: type, rule: RowRule, rout
         _post_step(world, role, view, rule, route, key, data, before=before, outcome=outcome)
 
 
+def _upload_kinds(role: RoleCode) -> tuple[DocumentKind, ...]:
+    """A kind of document the role may attach, then one it may not, where there is one."""
+    allowed = [kind for kind, roles in UPLOADERS.items() if role in roles]
+    refused = [kind for kind, roles in UPLOADERS.items() if role not in roles]
+    assert allowed, f"{role} may attach no document"
+    return (allowed[0], *refused[:1])
+
+
+def _pdf(text: str) -> bytes:
+    return f"%PDF-1.7\n% {text}\n%%EOF\n".encode()
+
+
+def _upload_form(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    for key, kind in itertools.product(rule.rows, _upload_kinds(role)):
+        pk = world.ids[key]
+        filename = f"{DOCUMENT_KIND_LABELS[kind]} ({role}, {key}).pdf"
+        content = _pdf(f"{kind} attached by {role} to {key}")
+        before = world.snapshot()
+        outcome = _refused(f"Документ «{DOCUMENT_KIND_LABELS[kind]}» вы прикрепить не можете.")
+        if role in UPLOADERS[kind]:
+            document = {
+                "application_id": pk,
+                "kind": kind.value,
+                "filename": filename,
+                "content_type": "application/pdf",
+                "size": len(content),
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "uploaded_by_id": world.ids[f"actor_{role}"],
+            }
+            added = {"documents": [document], FILES: [{"content": content}]}
+            outcome = Outcome(("success", f"Документ «{filename}» прикреплён."), added=added)
+        files = {"file": (filename, content, "application/pdf")}
+        data = {"kind": kind.value}
+        _post_step(world, role, view, rule, route, key, data, before=before, outcome=outcome, files=files)
+        if outcome.added and accessible(role, view) and sees(role, rule, key):
+            # The row names the file that holds the bytes, and the document downloads as uploaded.
+            after = world.snapshot()
+            (document_id,) = after["documents"].keys() - before["documents"].keys()
+            assert after[FILES][after["documents"][document_id]["storage_name"]] == {"content": content}
+            download = world.call(role, "GET", f"/admin/application/{pk}/documents/{document_id}")
+            _assert_status(download, 200)
+            assert download.content == content
+
+
+def _download(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    """Each application's URL with its own document's id and with the other's."""
+    for key, document_key in itertools.product(rule.rows, DOCUMENTS):
+        document = DOCUMENTS[document_key]
+        url = _url(route, view, world.ids[key], document_id=world.ids[document_key])
+        before = world.snapshot()
+        response = world.call(role, "GET", url)
+        if not accessible(role, view):
+            _assert_status(response, 403)
+        elif sees(role, rule, key) and document.application == key:
+            _assert_status(response, 200)
+            assert response.content == document.content
+            assert response.headers["content-type"].startswith("application/pdf")
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["content-disposition"].startswith("attachment;")
+        else:
+            rule.not_found(world, role, response)
+            assert response.content != document.content
+        assert_diff(before, world.snapshot())
+
+
 def _entry_page(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
     response = world.call(role, "GET", _url(route, view))
     if not accessible(role, view) or role not in ENTRY_ROLES:
@@ -971,6 +1120,8 @@ EXERCISE: dict[str, Callable[[World, RoleCode, type, RowRule, Route], None]] = {
     "status_form": _status_form,
     "experts_form": _experts_form,
     "deadline_form": _deadline_form,
+    "upload_form": _upload_form,
+    "download": _download,
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -1126,6 +1277,66 @@ def test_malformed_application_ids_are_not_found(world: World, role: RoleCode) -
             wrong.append(f"POST /admin/application/{bad}/{step} → {response.status_code}")
     assert not wrong, "\n".join(wrong)
     assert_diff(before, world.snapshot())
+
+
+def test_the_snapshot_holds_the_documents_and_their_files(world: World) -> None:
+    """What the document routes are checked against: each application's document, a row and a file."""
+    for key, document in DOCUMENTS.items():
+        row = world.pristine["documents"][world.ids[key]]
+        assert row["application_id"] == world.ids[document.application]
+        assert world.pristine[FILES][row["storage_name"]] == {"content": document.content}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_malformed_document_ids_are_not_found(world: World, role: RoleCode) -> None:
+    """An upload to, or a download from, an id that can match no application or document (or none at all:
+    2147483647) is a 404, for every role; nothing is stored."""
+    application, document = world.ids["application_tomsk"], world.ids["document_tomsk"]
+    kind = _upload_kinds(role)[0]
+    before = world.snapshot()
+    wrong = []
+    for bad in (*BAD_IDS, "2147483647"):
+        files = {"file": (f"{bad}.pdf", _pdf(f"upload to {bad}"), "application/pdf")}
+        upload = f"/admin/application/{bad}/documents"
+        response = world.send(role, "POST", upload, {"kind": kind.value}, files)
+        if response.status_code != 404:
+            wrong.append(f"POST {upload} → {response.status_code}")
+        for url in (
+            f"/admin/application/{bad}/documents/{document}",
+            f"/admin/application/{application}/documents/{bad}",
+            f"/admin/application/{bad}/documents/{bad}",
+        ):
+            response = world.send(role, "GET", url)
+            if response.status_code != 404:
+                wrong.append(f"GET {url} → {response.status_code}")
+    assert not wrong, "\n".join(wrong)
+    assert_diff(before, world.snapshot())
+
+
+def test_an_expert_no_longer_assigned_neither_downloads_nor_attaches(world: World) -> None:
+    """The expert's scope is the assignment: once the coordinator assigns another expert instead, the
+    application's documents are not found for them."""
+    pk, document = world.ids["application_tomsk"], world.ids["document_tomsk"]
+    url = f"/admin/application/{pk}/documents/{document}"
+    files = {"file": ("Заключение.pdf", _pdf("conclusion"), "application/pdf")}
+    kind = {"kind": DocumentKind.CONCLUSION.value}
+    assert EXPERT in UPLOADERS[DocumentKind.CONCLUSION]
+    _assert_status(world.call(EXPERT, "GET", url), 200)
+    reassign = {"experts": [str(world.ids["user_tomsk_expert"])]}
+    _assert_status(world.call(MUNICIPAL, "POST", f"/admin/application/{pk}/experts", reassign), 302)
+    assigned = {expert for application, expert in world.snapshot()["application_experts"] if application == pk}
+    assert assigned == {world.ids["user_tomsk_expert"]}
+    before = world.snapshot()
+    _assert_status(world.call(EXPERT, "GET", url), 404)
+    _assert_status(world.call(EXPERT, "POST", f"/admin/application/{pk}/documents", kind, files), 404)
+    assert_diff(before, world.snapshot())
+    # The expert assigned now may do both.
+    _assert_status(
+        world.call(MUNICIPAL, "POST", f"/admin/application/{pk}/experts", _experts("actor_expert")(world)), 302
+    )
+    _assert_status(world.call(EXPERT, "GET", url), 200)
+    _assert_status(world.call(EXPERT, "POST", f"/admin/application/{pk}/documents", kind, files), 302)
+    assert _flashes(world, EXPERT, pk) == [("success", "Документ «Заключение.pdf» прикреплён.")]
 
 
 def _experts(*keys: str) -> Callable[[World], dict[str, Any]]:

@@ -235,6 +235,8 @@ def _require_coordinator(actor: CurrentUser, application: Application, what: str
         raise ApplicationError("Заявление не найдено.")
     if actor.role not in COORDINATORS:
         raise ApplicationError(f"{what} могут муниципальный координатор и оператор.")
+    if ApplicationStatus(application.status) in CLOSED:
+        raise ApplicationError("Работа по заявлению завершена: специалистов и срок изменить нельзя.")
 
 
 def deadline_flag(application: Application, today: date) -> str | None:

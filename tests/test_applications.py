@@ -281,3 +281,13 @@ def test_history_is_append_only(session_factory, settings, world) -> None:
     with session_factory() as session:
         after = session.scalars(select(ApplicationStatusChange.id).order_by(ApplicationStatusChange.id)).all()
     assert after[: len(ids)] == ids and len(after) == len(ids) + 1
+
+
+def test_closed_application_keeps_its_experts_and_deadline(session_factory, settings, world) -> None:
+    application_id = submit(session_factory, world)
+    step(session_factory, settings, world, application_id, S.WITHDRAWN, "school")
+    operator = actor(session_factory, world["operator"])
+    with session_factory.begin() as session, pytest.raises(ApplicationError, match="завершена"):
+        assign_experts(session, session.get(Application, application_id), [world["expert"].id], actor=operator)
+    with session_factory.begin() as session, pytest.raises(ApplicationError, match="завершена"):
+        set_deadline(session.get(Application, application_id), date(2027, 1, 1), actor=operator)

@@ -31,6 +31,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from admin_app.applications import (
+    CLOSED,
+    COORDINATORS,
     ENTRY_ROLES,
     ApplicationError,
     Teacher,
@@ -442,7 +444,7 @@ def _details_context(request: Request, pk: int) -> dict[str, Any]:
                 for change in application.history
             ],
             "steps": [(step.value, APPLICATION_STATUS_LABELS[step]) for step in allowed_steps(application, user)],
-            "can_manage": user.role in (RoleCode.OPERATOR, RoleCode.MUNICIPAL_COORDINATOR),
+            "can_manage": user.role in COORDINATORS and ApplicationStatus(application.status) not in CLOSED,
             "expert_choices": [(row.id, row.full_name or row.username) for row in candidates],
             "assigned": {expert.id for expert in application.experts},
             "assigned_names": [expert.full_name or expert.username for expert in application.experts],

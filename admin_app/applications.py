@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from admin_app.accounts import AccountError, normalize_email
 from admin_app.auth import CurrentUser
 from admin_app.dates import CENTRE_TIMEZONE
+from admin_app.mail.letters import expert_assigned_letter
+from admin_app.mail.outbox import enqueue
 from admin_app.scopes import in_scope
 from models import (
     APPLICATION_STATUS_LABELS,
@@ -197,8 +199,12 @@ def registration_label(application: Application) -> str:
     return f"{application.registration_number}/{application.registration_year}"
 
 
-def assign_experts(session: Session, application: Application, expert_ids: list[int], *, actor: CurrentUser) -> None:
-    """Active experts of the application's municipality, none from the teacher's own organization."""
+def assign_experts(
+    session: Session, application: Application, expert_ids: list[int], *, actor: CurrentUser, settings: Settings
+) -> None:
+    """Active experts of the application's municipality, none from the teacher's own organization.
+
+    Each newly assigned expert gets a letter (through the outbox, in the same transaction)."""
     _require_coordinator(actor, application, "Назначать специалистов по аттестации")
     if not expert_ids:
         raise ApplicationError("Выберите хотя бы одного специалиста по аттестации.", "experts")
@@ -218,7 +224,21 @@ def assign_experts(session: Session, application: Application, expert_ids: list[
                 "и не может проводить его экспертизу.",
                 "experts",
             )
+    newly_assigned = [expert for expert in experts if expert not in application.experts]
     application.experts = list(experts)
+    session.flush()
+    for expert in newly_assigned:
+        enqueue(
+            session,
+            idempotency_key=f"expert-assigned:{application.id}:{expert.id}",
+            recipient=expert.email,
+            letter=expert_assigned_letter(
+                centre_name=settings.centre_name,
+                teacher=application.teacher_full_name,
+                registration=registration_label(application),
+                link=f"{settings.base_url}/admin/application/details/{application.id}",
+            ),
+        )
 
 
 def set_deadline(application: Application, deadline: date, *, actor: CurrentUser) -> None:

@@ -353,7 +353,8 @@ def _add_application(
         settings = world.app.state.settings
         change_status(session, application, S.REGISTERED, actor=registrar_user, settings=settings, now=now)
         if experts:
-            assign_experts(session, application, [world.ids[name] for name in experts], actor=registrar_user)
+            chosen = [world.ids[name] for name in experts]
+            assign_experts(session, application, chosen, actor=registrar_user, settings=settings)
         session.flush()
         world.ids[key], world.markers[key] = application.id, full_name
 
@@ -957,7 +958,9 @@ def _experts_form(world: World, role: RoleCode, view: type, rule: RowRule, route
             outcome = Outcome(
                 ("success", "Специалисты по аттестации назначены."),
                 added={
-                    "application_experts": [{"application_id": pk, "expert_id": e} for e in sorted(chosen - assigned)]
+                    "application_experts": [{"application_id": pk, "expert_id": e} for e in sorted(chosen - assigned)],
+                    # each newly assigned expert is told by e-mail
+                    "outbox_messages": [{"recipient": before["users"][e]["email"]} for e in sorted(chosen - assigned)],
                 },
                 removed={("application_experts", (pk, expert)) for expert in assigned - chosen},
             )

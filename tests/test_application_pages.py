@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from models import Application, ApplicationStatus
+from models import Application, ApplicationStatus, OutboxMessage
 from tests.conftest import BASE_URL, csrf_from, log_in
 from tests.invitation_helpers import add_organization, municipality_id
 
@@ -230,3 +230,13 @@ def test_methodist_is_registered_only_with_a_petition(people, session_factory) -
     upload(people["school"], pk, "ходатайство.pdf", ACCEPTED_FILES["заявление.pdf"][0], kind="petition")
     _, alerts = post(people["municipal"], f"/admin/application/{pk}/status", to="registered")
     assert alerts == [("success", "Статус заявления: «Зарегистрировано».")]
+
+
+def test_assigned_expert_gets_a_letter_once(people, application_id, session_factory) -> None:
+    for _ in range(2):
+        post(people["municipal"], f"/admin/application/{application_id}/experts", experts=str(people["expert_id"]))
+    with session_factory() as session:
+        letters = session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "expert@example.com")).all()
+    assert len(letters) == 1
+    assert letters[0].subject == "Вам назначено заявление на аттестацию: Петрова Анна Ивановна"
+    assert f"{BASE_URL}/admin/application/details/{application_id}" in letters[0].body_text

@@ -141,6 +141,7 @@ def test_the_whole_life_of_an_application(session_factory, settings, world) -> N
             session.get(Application, application_id),
             [world["expert"].id],
             actor=actor(session_factory, world["municipal"]),
+            settings=settings,
         )
     for to, by in (
         (S.EXPERTS_ASSIGNED, "municipal"),
@@ -209,7 +210,9 @@ def test_experts_assigned_needs_experts(session_factory, settings, world) -> Non
     ("expert", "message"),
     [("far_expert", "того же муниципалитета"), ("expert_same_school", "той же организации"), ("school", "того же")],
 )
-def test_only_active_experts_of_the_municipality_from_another_school(session_factory, world, expert, message) -> None:
+def test_only_active_experts_of_the_municipality_from_another_school(
+    session_factory, settings, world, expert, message
+) -> None:
     application_id = submit(session_factory, world)
     with session_factory.begin() as session, pytest.raises(ApplicationError, match=message):
         assign_experts(
@@ -217,6 +220,7 @@ def test_only_active_experts_of_the_municipality_from_another_school(session_fac
             session.get(Application, application_id),
             [world[expert].id],
             actor=actor(session_factory, world["municipal"]),
+            settings=settings,
         )
     assert load(session_factory, application_id).experts == []
 
@@ -231,6 +235,7 @@ def test_expert_sees_only_assigned_applications(session_factory, settings, world
             session.get(Application, assigned),
             [world["expert"].id],
             actor=actor(session_factory, world["municipal"]),
+            settings=settings,
         )
     expert = actor(session_factory, world["expert"])
     with session_factory() as session:
@@ -288,6 +293,8 @@ def test_closed_application_keeps_its_experts_and_deadline(session_factory, sett
     step(session_factory, settings, world, application_id, S.WITHDRAWN, "school")
     operator = actor(session_factory, world["operator"])
     with session_factory.begin() as session, pytest.raises(ApplicationError, match="завершена"):
-        assign_experts(session, session.get(Application, application_id), [world["expert"].id], actor=operator)
+        assign_experts(
+            session, session.get(Application, application_id), [world["expert"].id], actor=operator, settings=settings
+        )
     with session_factory.begin() as session, pytest.raises(ApplicationError, match="завершена"):
         set_deadline(session.get(Application, application_id), date(2027, 1, 1), actor=operator)

@@ -343,7 +343,7 @@ def _change_status(session: Session, request: Request, application: Application,
 
 def _assign_experts(session: Session, request: Request, application: Application, form: Any) -> str:
     ids = [int(value) for value in form.getlist("experts") if is_row_id(str(value))]
-    assign_experts(session, application, ids, actor=request.state.user)
+    assign_experts(session, application, ids, actor=request.state.user, settings=request.app.state.settings)
     return "Специалисты по аттестации назначены."
 
 

@@ -34,8 +34,12 @@ def invitation_letter(*, centre_name: str, link: str) -> Letter:
     """The invitation to register, with its personal single-use `link`."""
     if not link:
         raise ValueError("an invitation letter needs a link")
-    subject, text = _render_invitation(centre_name, link)
-    return Letter(subject=subject, text=text, html=_render("invitation.html", centre_name=centre_name, link=link))
+    return _letter("invitation", centre_name=centre_name, link=link)
+
+
+def expert_assigned_letter(*, centre_name: str, teacher: str, registration: str, link: str) -> Letter:
+    """To a specialist just assigned to an application: whose, and where to open it."""
+    return _letter("expert_assigned", centre_name=centre_name, teacher=teacher, registration=registration, link=link)
 
 
 def invitation_template_preview(*, centre_name: str) -> tuple[str, str]:
@@ -46,6 +50,12 @@ def invitation_template_preview(*, centre_name: str) -> tuple[str, str]:
 def _render_invitation(centre_name: str, link: str | None) -> tuple[str, str]:
     subject = " ".join(_render("invitation_subject.txt", centre_name=centre_name).split())
     return subject, _render("invitation.txt", centre_name=centre_name, link=link)
+
+
+def _letter(name: str, **context: object) -> Letter:
+    """templates/mail/<name>_subject.txt, <name>.txt and <name>.html rendered with `context`."""
+    subject = " ".join(_render(f"{name}_subject.txt", **context).split())
+    return Letter(subject=subject, text=_render(f"{name}.txt", **context), html=_render(f"{name}.html", **context))
 
 
 def _render(name: str, **context: object) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import io
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -37,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from docx import Document as WordDocument
 from httpx2 import Response
+from openpyxl import load_workbook
 from sqladmin import BaseView, ModelView
 from sqladmin.application import BaseAdmin
 from sqlalchemy import select
@@ -160,6 +163,10 @@ APPLICATION_ROUTES = {
         "GET",
         "/admin/application/{pk}/documents/{document_id}",
         "/application/{pk}/documents/{document_id}",
+    ),
+    "register-GET": Route(ACCESS, "register", "GET", "/admin/application/register.xlsx", "/application/register.xlsx"),
+    "notice-GET": Route(
+        ACCESS, "notice", "GET", "/admin/application/{pk}/notice.docx", "/application/{pk}/notice.docx"
     ),
 }
 
@@ -1046,6 +1053,37 @@ def _download(world: World, role: RoleCode, view: type, rule: RowRule, route: Ro
         assert_diff(before, world.snapshot())
 
 
+def _register(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    """The register of the applications registered this year, in the role's scope (coordinators only)."""
+    today = centre_today(utcnow())  # registration dates are the centre's (Tomsk) dates
+    before = world.snapshot()
+    response = world.call(role, "GET", _url(route, view) + f"?first={today - timedelta(days=180)}&last={today}")
+    if not accessible(role, view) or role not in COORDINATORS:
+        _assert_status(response, 403)
+    else:
+        _assert_status(response, 200)
+        cells = {cell.value for row in load_workbook(io.BytesIO(response.content)).active.iter_rows() for cell in row}
+        for key in rule.rows:
+            assert (world.markers[key] in cells) == sees(role, rule, key), f"{key} in the register of {role}"
+    assert_diff(before, world.snapshot())
+
+
+def _notice(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    """The notification of one registered application (coordinators only, within the scope)."""
+    for key in rule.rows:
+        before = world.snapshot()
+        response = world.call(role, "GET", _url(route, view, world.ids[key]))
+        if not accessible(role, view) or role not in COORDINATORS:
+            _assert_status(response, 403)
+        elif sees(role, rule, key):
+            _assert_status(response, 200)
+            text = "\n".join(paragraph.text for paragraph in WordDocument(io.BytesIO(response.content)).paragraphs)
+            assert world.markers[key] in text
+        else:
+            rule.not_found(world, role, response)
+        assert_diff(before, world.snapshot())
+
+
 def _entry_page(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
     response = world.call(role, "GET", _url(route, view))
     if not accessible(role, view) or role not in ENTRY_ROLES:
@@ -1125,6 +1163,8 @@ EXERCISE: dict[str, Callable[[World, RoleCode, type, RowRule, Route], None]] = {
     "deadline_form": _deadline_form,
     "upload_form": _upload_form,
     "download": _download,
+    "register": _register,
+    "notice": _notice,
 }
 
 # ---------------------------------------------------------------------------------------------------

@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from datetime import timedelta
 
 import pytest
+from docx import Document as WordDocument
+from openpyxl import load_workbook
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from models import Application, ApplicationStatus, OutboxMessage
+from admin_app.applications import centre_today
+from models import Application, ApplicationStatus, OutboxMessage, utcnow
 from tests.conftest import BASE_URL, csrf_from, log_in
 from tests.invitation_helpers import add_organization, municipality_id
 
@@ -240,3 +244,53 @@ def test_assigned_expert_gets_a_letter_once(people, application_id, session_fact
     assert len(letters) == 1
     assert letters[0].subject == "Вам назначено заявление на аттестацию: Петрова Анна Ивановна"
     assert f"{BASE_URL}/admin/application/details/{application_id}" in letters[0].body_text
+
+
+def test_register_and_notice_are_formed_and_read_back(people, application_id) -> None:
+    municipal = people["municipal"]
+    _, alerts = post(municipal, f"/admin/application/{application_id}/status", to="registered")
+    assert alerts[0][0] == "success"
+    today = centre_today(utcnow())
+    register = municipal.get(f"/admin/application/register.xlsx?first={today - timedelta(days=7)}&last={today}")
+    assert register.status_code == 200
+    assert "filename*=UTF-8''" in register.headers["content-disposition"]
+    rows = [[cell.value for cell in row] for row in load_workbook(io.BytesIO(register.content)).active.iter_rows()]
+    assert rows[2][:4] == ["№", "Рег. номер", "Дата регистрации", "ФИО педагога"]
+    assert rows[3][1:4] == [f"1/{today.year}", f"{today:%d.%m.%Y}", TEACHER["full_name"]]
+    notice = municipal.get(f"/admin/application/{application_id}/notice.docx")
+    assert notice.status_code == 200
+    text = "\n".join(paragraph.text for paragraph in WordDocument(io.BytesIO(notice.content)).paragraphs)
+    assert "Уведомление о сроках проведения аттестации" in text and TEACHER["full_name"] in text
+    assert upload(municipal, application_id, "уведомление.docx", notice.content)[0][0] == "success"
+
+
+def test_register_keeps_formulas_as_text(people, session_factory) -> None:
+    enter(people["school"], organization_id=str(people["school_id"]), **{**TEACHER, "full_name": '=HYPERLINK("x")'})
+    pk = only_application(session_factory).id
+    post(people["municipal"], f"/admin/application/{pk}/status", to="registered")
+    today = centre_today(utcnow())
+    register = people["municipal"].get(f"/admin/application/register.xlsx?first={today}&last={today}")
+    sheet = load_workbook(io.BytesIO(register.content)).active
+    assert sheet.cell(row=4, column=4).value == '\'=HYPERLINK("x")'
+    assert sheet.cell(row=4, column=4).data_type == "s"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("first=2026-12-31&last=2026-01-01", "позже"),
+        ("first=&last=", "Укажите"),
+        ("first=2020-01-01&last=2026-01-01", "за год"),
+    ],
+)
+def test_bad_period_is_explained(people, query, message) -> None:
+    response = people["municipal"].get(f"/admin/application/register.xlsx?{query}")
+    assert response.status_code == 302
+    assert message in people["municipal"].get("/admin/application/list").text
+
+
+def test_notice_needs_a_registered_application_and_a_coordinator(people, application_id) -> None:
+    assert people["school"].get(f"/admin/application/{application_id}/notice.docx").status_code == 403
+    response = people["municipal"].get(f"/admin/application/{application_id}/notice.docx")
+    assert response.status_code == 302
+    assert "после регистрации" in people["municipal"].get(response.headers["location"].removeprefix(BASE_URL)).text

@@ -7,6 +7,8 @@ POST /admin/application/new
 POST /admin/application/{pk}/status         one step of the status machine
 POST /admin/application/{pk}/experts        assign experts
 POST /admin/application/{pk}/deadline       set the attestation deadline
+GET  /admin/application/register.xlsx?first=…&last=…  the register for a period (coordinators)
+GET  /admin/application/{pk}/notice.docx     the notification of the attestation dates (coordinators)
 POST /admin/application/{pk}/documents      attach a document (admin_app.documents)
 GET  /admin/application/{pk}/documents/{id} download it, within the scope only
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import anyio.to_thread
 from sqladmin import expose
@@ -47,7 +50,8 @@ from admin_app.applications import (
 )
 from admin_app.csrf import STALE_FORM, csrf_token_valid
 from admin_app.dates import format_datetime
-from admin_app.documents import DocumentError, document_path, store_document, uploadable_kinds
+from admin_app.documents import DOCX, XLSX, DocumentError, document_path, store_document, uploadable_kinds
+from admin_app.generated_documents import notice_docx, register_xlsx
 from admin_app.scopes import in_scope, scope_clause
 from models import (
     APPLICATION_STATUS_LABELS,
@@ -212,7 +216,8 @@ class ApplicationAdmin(ScopedView, model=Application):
         return super().details_query(request).options(selectinload(Application.experts))
 
     async def list_context(self, request: Request) -> dict[str, Any]:
-        return {"can_enter": request.state.user.role in ENTRY_ROLES}
+        role = request.state.user.role
+        return {"can_enter": role in ENTRY_ROLES, "can_form_register": role in COORDINATORS}
 
     async def details_context(self, request: Request) -> dict[str, Any]:
         pk = request.path_params["pk"]
@@ -246,6 +251,31 @@ class ApplicationAdmin(ScopedView, model=Application):
     @expose("/{pk}/deadline", methods=["POST"])
     async def deadline(self, request: Request) -> Response:
         return await self._change(request, _set_deadline)
+
+    @expose("/register.xlsx", methods=["GET"])
+    async def register(self, request: Request) -> Response:
+        if request.state.user.role not in COORDINATORS:
+            raise HTTPException(status_code=403)
+        try:
+            first, last = _period(request.query_params.get("first", ""), request.query_params.get("last", ""))
+        except ApplicationError as error:
+            Flash.error(request, str(error))
+            return RedirectResponse(request.url_for("admin:list", identity="application"), 302)
+        stmt = self.list_query(request).where(Application.registered_at.between(first, last))
+        content = await anyio.to_thread.run_sync(_register_workbook, request, stmt, first, last)
+        return _download(content, f"Реестр заявлений {first:%d.%m.%Y}–{last:%d.%m.%Y}.xlsx", XLSX.content_type)
+
+    @expose("/{pk}/notice.docx", methods=["GET"])
+    async def notice(self, request: Request) -> Response:
+        pk = request.path_params["pk"]
+        if not is_row_id(pk):
+            raise HTTPException(status_code=404)
+        try:
+            content = await anyio.to_thread.run_sync(_notice, request, int(pk))
+        except ApplicationError as error:
+            Flash.error(request, str(error))
+            return RedirectResponse(request.url_for("admin:details", identity="application", pk=pk), 302)
+        return _download(content, f"Уведомление {pk}.docx", DOCX.content_type)
 
     @expose("/{pk}/documents", methods=["POST"])
     async def documents(self, request: Request) -> Response:
@@ -365,6 +395,48 @@ def _attach_document(session: Session, request: Request, application: Applicatio
     return f"Документ «{document.filename}» прикреплён."
 
 
+MAX_REGISTER_DAYS = 366
+
+
+def _period(first: str, last: str) -> tuple[date, date]:
+    start, end = _date(first, "first"), _date(last, "last")
+    if start is None or end is None:
+        raise ApplicationError("Укажите начало и конец периода.")
+    if start > end:
+        raise ApplicationError("Начало периода позже его конца.")
+    if (end - start).days > MAX_REGISTER_DAYS:
+        raise ApplicationError("Реестр формируется не больше чем за год.")
+    return start, end
+
+
+def _register_workbook(request: Request, stmt: Select, first: date, last: date) -> bytes:
+    stmt = stmt.options(selectinload(Application.organization)).order_by(
+        Application.registered_at, Application.registration_number
+    )
+    with request.app.state.session_factory() as session:
+        applications = session.scalars(stmt).unique().all()
+        return register_xlsx(applications, centre_name=request.app.state.settings.centre_name, first=first, last=last)
+
+
+def _notice(request: Request, pk: int) -> bytes:
+    if request.state.user.role not in COORDINATORS:
+        raise HTTPException(status_code=403)
+    with request.app.state.session_factory() as session:
+        application = session.get(Application, pk, options=[selectinload(Application.experts)])
+        if application is None or not in_scope(request.state.user, application):
+            raise HTTPException(status_code=404)
+        if application.registered_at is None:
+            raise ApplicationError("Уведомление формируется после регистрации заявления.")
+        return notice_docx(application, centre_name=request.app.state.settings.centre_name)
+
+
+def _download(content: bytes, filename: str, content_type: str) -> Response:
+    disposition = f"attachment; filename=\"document.{filename.rsplit('.', 1)[1]}\"; filename*=UTF-8''{quote(filename)}"
+    return Response(
+        content, media_type=content_type, headers={"Content-Disposition": disposition, "Cache-Control": "no-store"}
+    )
+
+
 def _find_document(request: Request, pk: int, document_id: int) -> Document:
     with request.app.state.session_factory() as session:
         application = session.get(Application, pk, options=[selectinload(Application.experts)])
@@ -445,6 +517,7 @@ def _details_context(request: Request, pk: int) -> dict[str, Any]:
             ],
             "steps": [(step.value, APPLICATION_STATUS_LABELS[step]) for step in allowed_steps(application, user)],
             "can_manage": user.role in COORDINATORS and ApplicationStatus(application.status) not in CLOSED,
+            "can_form_notice": user.role in COORDINATORS and application.registered_at is not None,
             "expert_choices": [(row.id, row.full_name or row.username) for row in candidates],
             "assigned": {expert.id for expert in application.experts},
             "assigned_names": [expert.full_name or expert.username for expert in application.experts],

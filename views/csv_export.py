@@ -15,16 +15,10 @@ from urllib.parse import quote
 
 from starlette.responses import Response
 
+from admin_app.cells import safe_cell
 from admin_app.dates import CENTRE_TIMEZONE
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
 Column = tuple[str, Callable[[Any], Any]]
-
-
-def safe_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def csv_response(rows: Iterable[Any], columns: Sequence[Column], title: str) -> Response:

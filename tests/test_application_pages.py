@@ -294,3 +294,16 @@ def test_notice_needs_a_registered_application_and_a_coordinator(people, applica
     response = people["municipal"].get(f"/admin/application/{application_id}/notice.docx")
     assert response.status_code == 302
     assert "после регистрации" in people["municipal"].get(response.headers["location"].removeprefix(BASE_URL)).text
+
+
+def test_filters_by_municipality_and_organization_stay_in_scope(people, session_factory) -> None:
+    enter(people["school"], organization_id=str(people["school_id"]), **TEACHER)
+    municipal = people["municipal"]
+    page = municipal.get("/admin/application/list").text
+    assert "Корниловская СОШ" in page and "Гимназия в Итатке" in page
+    assert "ЗАТО Северск" not in page  # another municipality is not even offered as a filter
+    school = municipal.get("/admin/application/list", params={"organization": str(people["school_id"])}).text
+    assert "Петрова Анна Ивановна" in school
+    other = str(municipality_id(session_factory, "ЗАТО Северск"))
+    assert "Петрова Анна Ивановна" not in municipal.get("/admin/application/list", params={"municipality": other}).text
+    assert municipal.get("/admin/application/list", params={"organization": "abc"}).status_code == 200

@@ -62,6 +62,7 @@ from models import (
     Category,
     Document,
     DocumentKind,
+    Municipality,
     Organization,
     Role,
     RoleCode,
@@ -70,7 +71,7 @@ from models import (
     utcnow,
 )
 from views.csv_export import csv_response
-from views.filters import ChoiceFilter
+from views.filters import ChoiceFilter, RowChoiceFilter
 from views.scoped import ScopedView
 
 TEACHER_FIELDS = ("full_name", "email", "phone", "position", "organization_id", "requested_category")
@@ -201,6 +202,8 @@ class ApplicationAdmin(ScopedView, model=Application):
         ChoiceFilter(
             "Срок аттестации", "deadline", [("overdue", "просрочено"), ("soon", "истекает в 7 дней")], _by_deadline
         ),
+        RowChoiceFilter("Муниципалитет", "municipality", Municipality, Application.municipality_id),
+        RowChoiceFilter("Образовательная организация", "organization", Organization, Application.organization_id),
     ]
 
     async def export_data(self, data: list[Any], export_type: str = "csv", request: Request | None = None) -> Response:

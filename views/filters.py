@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from starlette.requests import Request
+
+from admin_app.scopes import scope_clause
+from models import is_row_id
 
 ALL = "__all"
 
@@ -36,3 +39,25 @@ class ChoiceFilter:
         if value not in dict(self.choices):
             return query
         return self.apply(query, value)
+
+
+class RowChoiceFilter:
+    """A filter whose choices are the rows of a table (municipalities, organizations) in the user's scope."""
+
+    has_operator = False
+    template = "sqladmin/filters/lookup_filter.html"
+
+    def __init__(self, title: str, parameter_name: str, choices_model: Any, column: Any) -> None:
+        self.title = title
+        self.parameter_name = parameter_name
+        self.choices_model = choices_model
+        self.column = column
+
+    async def lookups(self, request: Request, model: Any, run_query: Callable[[Select], Any]) -> list[tuple[str, str]]:
+        stmt = select(self.choices_model.id, self.choices_model.name).order_by(self.choices_model.name)
+        clause = scope_clause(request.state.user, self.choices_model)
+        rows = await run_query(stmt if clause is None else stmt.where(clause))
+        return [(ALL, "Все"), *((str(row.id), row.name) for row in rows)]
+
+    async def get_filtered_query(self, query: Select, value: Any, model: Any) -> Select:
+        return query.where(self.column == int(value)) if is_row_id(str(value)) else query

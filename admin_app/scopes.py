@@ -4,7 +4,7 @@ operator: every row; municipal coordinator: rows of their municipality;
 organization coordinator: rows of their organization; expert: rows assigned to
 them (through the row's `experts`; a table without assignments shows them
 nothing). A model is scoped through its `municipality_id` and `organization_id`
-columns.
+columns; the municipalities table itself shows everyone but operators their own.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from sqlalchemy import ColumnElement, false
 from admin_app.auth import CurrentUser
 from models import Municipality, Organization, RoleCode, User
 
-# Rows of these tables are a scope themselves: an organization coordinator's organization is the row
+# Rows of this table are a scope themselves: an organization coordinator's organization is the row
 # whose id is theirs, not a row with an organization_id.
-OWN_ID_COLUMNS = {(Organization, "organization_id"): "id", (Municipality, "municipality_id"): "id"}
+OWN_ID_COLUMNS = {(Organization, "organization_id"): "id"}
 
 
 def _scope_column(user: CurrentUser) -> tuple[str, int | None] | None:
@@ -34,6 +34,8 @@ def _scope_column(user: CurrentUser) -> tuple[str, int | None] | None:
 
 def scope_clause(user: CurrentUser, model: Any) -> ColumnElement[bool] | None:
     """A WHERE clause limiting `model` to the user's rows; None when the user sees everything."""
+    if model is Municipality and user.role is not RoleCode.OPERATOR:
+        return false() if user.municipality_id is None else Municipality.id == user.municipality_id
     if user.role is RoleCode.EXPERT:
         return model.experts.any(User.id == user.id) if hasattr(model, "experts") else false()
     scope = _scope_column(user)
@@ -45,6 +47,8 @@ def scope_clause(user: CurrentUser, model: Any) -> ColumnElement[bool] | None:
 
 def in_scope(user: CurrentUser, row: Any) -> bool:
     """The same rule for a loaded row."""
+    if isinstance(row, Municipality) and user.role is not RoleCode.OPERATOR:
+        return user.municipality_id is not None and row.id == user.municipality_id
     if user.role is RoleCode.EXPERT:
         return any(expert.id == user.id for expert in getattr(row, "experts", ()))
     scope = _scope_column(user)

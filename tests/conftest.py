@@ -26,7 +26,7 @@ from admin_app.schema import upgrade_to_head
 from models import User
 from settings import Settings, load_settings
 
-pytest_plugins = ("tests.smtp_server",)
+pytest_plugins = ("tests.smtp_server", "live_server")  # fixtures: smtp_server; chromium, browser
 
 BASE_URL = "http://127.0.0.1:8000"
 TEST_SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"

@@ -20,7 +20,9 @@ import pytest
 from conftest import TEST_SECRET_KEY
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Playwright
+    from collections.abc import Iterator
+
+    from playwright.sync_api import Browser, Page, Playwright
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ARTIFACTS_DIR = PROJECT_DIR / "test-artifacts"
@@ -170,3 +172,38 @@ def stop(process: subprocess.Popen[str]) -> None:
 def assert_no_english(body: str, where: str) -> None:
     found = [text for text in ENGLISH_LEFTOVERS if text in body]
     assert not found, f"English left on {where}: {found}"
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """The system's Chromium; skipped without it, failed instead under REQUIRE_BROWSER=1 (CI)."""
+    return require_chromium()
+
+
+@pytest.fixture
+def browser(chromium: Path) -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright, chromium)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser: Browser) -> Page:
+    """A browser context of its own (one person's browser), asking for English: the pages must be Russian anyway."""
+    context = browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en-US"})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+def body(page: Page) -> str:
+    return page.inner_text("body")
+
+
+def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS_DIR / name), full_page=True)

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 from live_server import (
-    ARTIFACTS_DIR,
     ServeProcess,
     assert_no_english,
+    body,
     create_operator,
-    launch_chromium,
-    require_chromium,
+    new_page,
     run_cli,
+    screenshot,
     server_env,
 )
 
@@ -79,24 +79,6 @@ EXPERT = Person("itatka.expert", "expert.itatka@example.ru", "экспертпо
 
 
 @pytest.fixture
-def chromium() -> Path:
-    """The system's Chromium; skipped without it, failed instead under REQUIRE_BROWSER=1 (CI)."""
-    return require_chromium()
-
-
-@pytest.fixture
-def browser(chromium: Path) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright, chromium)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
 def env(database_url: str, tmp_path: Path) -> dict[str, str]:
     """The server's environment, with the operator and the district's coordinator made by `create-user`."""
     env = server_env(database_url, tmp_path / "var", APPLICATION_DEADLINE_DAYS=str(DEADLINE_DAYS))
@@ -127,23 +109,6 @@ def create_user(env: dict[str, str], person: Person, role: str, *options: str) -
         person.email,
         *options,
     )
-
-
-def new_page(browser: Browser) -> Page:
-    """A browser context of its own (one person's browser), asking for English: the pages must be Russian anyway."""
-    context = browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en-US"})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    return page
-
-
-def body(page: Page) -> str:
-    return page.inner_text("body")
-
-
-def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS_DIR.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS_DIR / name), full_page=True)
 
 
 def log_in(page: Page, base_url: str, person: Person) -> None:

@@ -18,7 +18,6 @@ from live_server import (
     assert_no_english,
     create_operator,
     launch_chromium,
-    require_chromium,
     server_env,
 )
 
@@ -30,12 +29,6 @@ EMAIL = "browser.operator@example.com"
 PASSWORD = ("съешьжеещёэтихмягкихфранцузскихбулокдавыпейчаю" * 2)[:80]
 WRONG_PASSWORD = "совсем-не-тот-пароль"
 MENU = ("Пользователи", "Приглашения", "Муниципалитеты", "Образовательные организации", "Роли")
-
-
-@pytest.fixture
-def chromium() -> Path:
-    """The system's Chromium; skipped without it, failed instead under REQUIRE_BROWSER=1 (CI)."""
-    return require_chromium()
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 from live_server import (
-    ARTIFACTS_DIR,
     ServeProcess,
     assert_no_english,
+    body,
     create_operator,
-    launch_chromium,
-    require_chromium,
+    new_page,
+    screenshot,
     server_env,
 )
 from sqlalchemy import update
@@ -81,12 +81,6 @@ class Live:
 
 
 @pytest.fixture
-def chromium() -> Path:
-    """The system's Chromium; skipped without it, failed instead under REQUIRE_BROWSER=1 (CI)."""
-    return require_chromium()
-
-
-@pytest.fixture
 def live(database_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[Live]:
     """`serve` with an operator made by `create-user`, sending its mail to the aiosmtpd server."""
     env = server_env(
@@ -103,35 +97,6 @@ def live(database_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator
         yield Live(serve=serve, smtp=smtp_server, database_url=database_url)
     finally:
         serve.stop()
-
-
-@pytest.fixture
-def browser(chromium: Path) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright, chromium)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def new_page(browser: Browser) -> Page:
-    """A browser context of its own (one person's browser), asking for English: the pages must be Russian anyway."""
-    context = browser.new_context(locale="en-US", extra_http_headers={"Accept-Language": "en-US"})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    return page
-
-
-def body(page: Page) -> str:
-    return page.inner_text("body")
-
-
-def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS_DIR.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS_DIR / name), full_page=True)
 
 
 def log_in(page: Page, base_url: str, username: str, password: str) -> None:

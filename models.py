@@ -315,6 +315,8 @@ class Application(Base):
     deadline: Mapped[date | None] = mapped_column(Date, index=True)
     status: Mapped[str] = mapped_column(String(20), default=ApplicationStatus.NEW, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # SHA-256 of the key in the teacher's status link (admin_app.tokens); None when entered by a coordinator.
+    status_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     organization: Mapped[Organization] = relationship()
     municipality: Mapped[Municipality] = relationship()

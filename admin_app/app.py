@@ -4,6 +4,8 @@ URL map:
     GET /            → redirect to the panel
     GET /healthz     → admin_app.health.healthz
     /Account/RegisterByInvite?k=…&t=…  → admin_app.registration.register_by_invite
+    /Application/Submit                → admin_app.public_applications.submit_page (a teacher, no account)
+    GET /Application/Status?k=…        → admin_app.public_applications.status_page
     errors           → admin_app.errors (Russian pages, no traceback)
     /admin/...       → SQLAdmin (views/); login at /admin/login (admin_app.auth)
 """
@@ -31,6 +33,7 @@ from admin_app.invitations import REGISTRATION_PATH, invitable_roles
 from admin_app.mail.sender import MailSender
 from admin_app.mail.transports import transport_for
 from admin_app.permissions import RoleGrants
+from admin_app.public_applications import STATUS_PATH, SUBMIT_PATH, status_page, submit_page
 from admin_app.registration import register_by_invite
 from admin_app.russian import RUSSIAN, force_russian
 from admin_app.template_patches import PatchingLoader
@@ -69,6 +72,8 @@ def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> 
             Route("/", home),
             Route("/healthz", healthz),
             Route(REGISTRATION_PATH, register_by_invite, methods=["GET", "POST"]),
+            Route(SUBMIT_PATH, submit_page, methods=["GET", "POST"]),
+            Route(STATUS_PATH, status_page),
         ],
         middleware=[Middleware(CrossSiteGuard, base_url=settings.base_url)],
         exception_handlers=errors,

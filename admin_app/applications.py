@@ -31,6 +31,7 @@ from models import (
     Organization,
     RoleCode,
     User,
+    is_row_id,
 )
 from settings import Settings
 
@@ -83,6 +84,49 @@ class Teacher:
     requested_category: str
     current_category: str | None = None
     current_category_date: date | None = None
+
+
+# The longest value of each free-text field of a submission: the length of the column it is stored in.
+TEACHER_LIMITS = {
+    field: Application.__table__.c[column].type.length
+    for field, column in (
+        ("full_name", "teacher_full_name"),
+        ("email", "teacher_email"),
+        ("phone", "teacher_phone"),
+        ("position", "position"),
+    )
+}
+BAD_DATE = "Укажите дату в формате ДД.ММ.ГГГГ."
+
+
+def parse_date(value: str, field: str) -> date | None:
+    """A date as a date input sends it (2021-09-01) or as a person types it (01.09.2021); None when empty."""
+    if not value:
+        return None
+    for pattern in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    raise ApplicationError(BAD_DATE, field)
+
+
+def teacher_from_form(values: dict[str, str]) -> Teacher:
+    """The submission as typed into a form (ours or the public one), checked for length and date format."""
+    for field, limit in TEACHER_LIMITS.items():
+        if len(values.get(field, "")) > limit:
+            raise ApplicationError(f"Не больше {limit} символов.", field)
+    organization = values.get("organization_id", "")
+    return Teacher(
+        full_name=values.get("full_name", ""),
+        email=values.get("email", ""),
+        phone=values.get("phone", ""),
+        position=values.get("position", ""),
+        organization_id=int(organization) if is_row_id(organization) else 0,
+        requested_category=values.get("requested_category", ""),
+        current_category=values.get("current_category") or None,
+        current_category_date=parse_date(values.get("current_category_date", ""), "current_category_date"),
+    )
 
 
 def centre_today(now: datetime) -> date:

@@ -1403,7 +1403,7 @@ REFUSED_STEPS = (
     ("experts", _experts("user_seversk_expert"), f"seversk_expert {NOT_SAME_MUNICIPALITY}"),
     ("experts", _experts("actor_expert", "user_tomsk_coordinator"), f"second_coordinator {NOT_SAME_MUNICIPALITY}"),
     ("deadline", lambda world: {"deadline": ""}, "Укажите дату."),
-    ("deadline", lambda world: {"deadline": "31.12.2030"}, "Укажите дату в формате ДД.ММ.ГГГГ."),
+    ("deadline", lambda world: {"deadline": "31.13.2030"}, "Укажите дату в формате ДД.ММ.ГГГГ."),
     ("deadline", _days_after_registration(-1), "Срок проведения аттестации не может быть раньше даты регистрации."),
 )
 

@@ -307,3 +307,11 @@ def test_filters_by_municipality_and_organization_stay_in_scope(people, session_
     other = str(municipality_id(session_factory, "ЗАТО Северск"))
     assert "Петрова Анна Ивановна" not in municipal.get("/admin/application/list", params={"municipality": other}).text
     assert municipal.get("/admin/application/list", params={"organization": "abc"}).status_code == 200
+
+
+def test_too_long_phone_is_a_form_error_not_a_server_error(people, session_factory) -> None:
+    response = enter(people["school"], organization_id=str(people["school_id"]), **{**TEACHER, "phone": "1" * 41})
+    assert response.status_code == 400
+    assert "Не больше 40 символов." in response.text
+    with session_factory() as session:
+        assert session.scalars(select(Application)).all() == []

@@ -38,15 +38,16 @@ from admin_app.applications import (
     COORDINATORS,
     ENTRY_ROLES,
     ApplicationError,
-    Teacher,
     allowed_steps,
     assign_experts,
     centre_today,
     change_status,
     deadline_flag,
+    parse_date,
     registration_label,
     set_deadline,
     submit_application,
+    teacher_from_form,
 )
 from admin_app.csrf import STALE_FORM, csrf_token_valid
 from admin_app.dates import format_datetime
@@ -333,16 +334,7 @@ class ApplicationAdmin(ScopedView, model=Application):
 
 
 def _submit(request: Request, values: dict[str, str]) -> int:
-    teacher = Teacher(
-        full_name=values["full_name"],
-        email=values["email"],
-        phone=values["phone"],
-        position=values["position"],
-        organization_id=int(values["organization_id"]) if is_row_id(values["organization_id"]) else 0,
-        requested_category=values["requested_category"],
-        current_category=values["current_category"] or None,
-        current_category_date=_date(values["current_category_date"], "current_category_date"),
-    )
+    teacher = teacher_from_form(values)
     with request.app.state.session_factory.begin() as session:
         application = submit_application(session, teacher, actor=request.state.user, now=utcnow())
         session.flush()
@@ -402,7 +394,7 @@ MAX_REGISTER_DAYS = 366
 
 
 def _period(first: str, last: str) -> tuple[date, date]:
-    start, end = _date(first, "first"), _date(last, "last")
+    start, end = parse_date(first, "first"), parse_date(last, "last")
     if start is None or end is None:
         raise ApplicationError("Укажите начало и конец периода.")
     if start > end:
@@ -452,20 +444,11 @@ def _find_document(request: Request, pk: int, document_id: int) -> Document:
 
 
 def _set_deadline(session: Session, request: Request, application: Application, form: Any) -> str:
-    deadline = _date(str(form.get("deadline", "")), "deadline")
+    deadline = parse_date(str(form.get("deadline", "")), "deadline")
     if deadline is None:
         raise ApplicationError("Укажите дату.", "deadline")
     set_deadline(application, deadline, actor=request.state.user)
     return f"Срок проведения аттестации: {deadline:%d.%m.%Y}."
-
-
-def _date(value: str, field: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ApplicationError("Укажите дату в формате ДД.ММ.ГГГГ.", field) from None
 
 
 def _organizations(request: Request) -> list[tuple[int, str]]:

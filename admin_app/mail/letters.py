@@ -60,3 +60,19 @@ def _letter(name: str, **context: object) -> Letter:
 
 def _render(name: str, **context: object) -> str:
     return _ENVIRONMENT.get_template(name).render(**context).strip()
+
+
+def application_received_letter(
+    *, centre_name: str, teacher: str, category: str, organization: str, link: str
+) -> Letter:
+    """To a teacher who applied on the public page: the application is received; `link` follows its status."""
+    if not link:
+        raise ValueError("an application received letter needs a link")
+    return _letter(
+        "application_received",
+        centre_name=centre_name,
+        teacher=teacher,
+        category=category,
+        organization=organization,
+        link=link,
+    )

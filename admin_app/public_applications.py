@@ -1,0 +1,247 @@
+"""A teacher's own application, without an account: submit it, then follow its status by the link in the letter.
+
+URL map:
+    GET  /Application/Submit        the form «Заявление на аттестацию»
+    POST /Application/Submit        in one transaction: the application (admin_app.applications.submit_application
+                                    with no actor), the hash of a new status key, the letter with the status link
+    GET  /Application/Status?k=…    the application's status and history (dates and statuses only); 404 if unknown
+
+The status key comes from admin_app.tokens: it is shown once, in the letter (which the outbox blanks once sent),
+and the database keeps only its SHA-256 (`applications.status_key_hash`).
+
+CSRF without a session. The page is public and has no session to keep a synchronizer token in, so the form carries
+a double-submit pair bound to the browser that loaded it: a random nonce and an expiry go into a short-lived cookie
+(HttpOnly, SameSite=Strict, Path=/Application/Submit, Secure under https) signed with an HMAC, and the hidden field
+`csrf_token` is another HMAC of the same nonce. A POST passes only if the cookie's signature holds, it has not
+expired, and the field belongs to its nonce. Another site can neither read the field (same-origin policy) nor read,
+set or forge the cookie (HttpOnly, SameSite, the signature). A cookie-less token (an HMAC of a nonce and a time in
+the field alone) would not do: anyone may load the page and carry its token into a forged form. The app-wide
+CrossSiteGuard refuses cross-site POSTs besides. The cookie is deleted after a successful submission.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import date, datetime
+from itertools import groupby
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from admin_app.applications import (
+    ApplicationError,
+    Teacher,
+    centre_today,
+    parse_date,
+    registration_label,
+    submit_application,
+    teacher_from_form,
+)
+from admin_app.csrf import STALE_FORM
+from admin_app.dates import format_date, format_datetime
+from admin_app.mail.letters import application_received_letter
+from admin_app.mail.outbox import enqueue
+from admin_app.tokens import make_token, token_hash
+from models import (
+    APPLICATION_STATUS_LABELS,
+    CATEGORY_LABELS,
+    Application,
+    ApplicationStatus,
+    Category,
+    Municipality,
+    Organization,
+    utcnow,
+)
+from settings import PROJECT_DIR, Settings
+
+SUBMIT_PATH = "/Application/Submit"
+STATUS_PATH = "/Application/Status"
+FORM_COOKIE = "application_form"
+FORM_TTL_SECONDS = 2 * 3600  # long enough to fill the form in, short enough not to linger
+MAX_KEY_LENGTH = 100  # keys from make_token are 32 characters
+MAX_TYPED = 300  # what is kept of a typed value: more than any column holds, so a too long value is reported
+PUBLIC_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+FIELDS = (
+    "full_name",
+    "email",
+    "phone",
+    "position",
+    "organization_id",
+    "requested_category",
+    "current_category",
+    "current_category_date",
+)
+templates = Jinja2Templates(directory=PROJECT_DIR / "templates")
+templates.env.globals["today"] = date.today
+
+
+async def submit_page(request: Request) -> Response:
+    """GET: the empty form. POST: the application and its letter, or the form again with the errors."""
+    settings: Settings = request.app.state.settings
+    if request.method == "GET":
+        return await _form(request, {"requested_category": Category.FIRST.value}, {})
+    form = await request.form()
+    values = _typed_values(form)
+    errors: dict[str, str] = {}
+    cookie, token = request.cookies.get(FORM_COOKIE, ""), str(form.get("csrf_token", ""))
+    if not form_token_valid(settings, cookie, token, time.time()):
+        errors["form"] = STALE_FORM
+    if not errors:
+        try:
+            email = await anyio.to_thread.run_sync(_submit, request, values)
+        except ApplicationError as error:
+            errors[error.field or "form"] = str(error)
+        else:
+            if request.app.state.mail_sender is not None:
+                request.app.state.mail_sender.wake()
+            response = _render(request, "public/application_submitted.html", {"email": email})
+            response.delete_cookie(FORM_COOKIE, path=SUBMIT_PATH, secure=settings.is_https, samesite="strict")
+            return response
+    return await _form(request, values, errors, 400)
+
+
+async def status_page(request: Request) -> Response:
+    """The status of the application whose key is `k`; an unknown key gets a 404 page that says what to do."""
+    context = await anyio.to_thread.run_sync(_status_context, request, request.query_params.get("k", ""))
+    if context is None:
+        return _render(request, "public/application_unknown.html", {}, 404)
+    return _render(request, "public/application_status.html", context)
+
+
+def submit_with_status_link(session: Session, teacher: Teacher, *, settings: Settings, now: datetime) -> Application:
+    """The teacher's own application with a new status key; the letter with the key's link is queued in `session`."""
+    application = submit_application(session, teacher, actor=None, now=now)
+    key, application.status_key_hash = make_token()
+    session.flush()
+    enqueue(
+        session,
+        idempotency_key=f"application-received:{application.id}",
+        recipient=application.teacher_email,
+        letter=application_received_letter(
+            centre_name=settings.centre_name,
+            teacher=application.teacher_full_name,
+            category=CATEGORY_LABELS[Category(application.requested_category)],
+            organization=application.organization.name,
+            link=f"{settings.base_url}{STATUS_PATH}?k={key}",
+        ),
+    )
+    return application
+
+
+def find_by_status_key(session: Session, key: str) -> Application | None:
+    if not key or len(key) > MAX_KEY_LENGTH:
+        return None
+    return session.scalar(select(Application).where(Application.status_key_hash == token_hash(key)))
+
+
+def new_form_token(settings: Settings, now: float) -> tuple[str, str]:
+    """A fresh (cookie value, hidden field value) pair, valid for FORM_TTL_SECONDS from `now`."""
+    nonce = secrets.token_urlsafe(16)
+    signed = f"{nonce}.{int(now) + FORM_TTL_SECONDS}"
+    return f"{signed}.{_mac(settings, 'cookie', signed)}", _mac(settings, "field", nonce)
+
+
+def form_token_valid(settings: Settings, cookie: str, field: str, now: float) -> bool:
+    nonce, _, rest = cookie.partition(".")
+    expires, _, mac = rest.partition(".")
+    signed = f"{nonce}.{expires}"
+    if not nonce or not _same(mac, _mac(settings, "cookie", signed)):
+        return False
+    return now <= int(expires) and _same(field, _mac(settings, "field", nonce))  # signed, so `expires` is ours
+
+
+def _mac(settings: Settings, purpose: str, message: str) -> str:
+    secret = hashlib.sha256(f"application-form:{settings.secret_key}".encode()).digest()
+    return hmac.new(secret, f"{purpose}:{message}".encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
+
+
+def _typed_values(form: Any) -> dict[str, str]:
+    """The form's fields as typed; a readable date is kept as a date input shows it (2021-09-01)."""
+    values = {name: str(form.get(name, "")).strip()[:MAX_TYPED] for name in FIELDS}
+    with contextlib.suppress(ApplicationError):
+        typed_date = parse_date(values["current_category_date"], "current_category_date")
+        if typed_date is not None:
+            values["current_category_date"] = typed_date.isoformat()
+    return values
+
+
+def _submit(request: Request, values: dict[str, str]) -> str:
+    teacher = teacher_from_form(values)
+    with request.app.state.session_factory.begin() as session:
+        application = submit_with_status_link(session, teacher, settings=request.app.state.settings, now=utcnow())
+        return application.teacher_email
+
+
+def _organizations(request: Request) -> list[tuple[str, list[tuple[int, str]]]]:
+    """Every organization, grouped by municipality (for the optgroups of one select)."""
+    with request.app.state.session_factory() as session:
+        rows = session.execute(
+            select(Municipality.name, Organization.id, Organization.name)
+            .join(Organization.municipality)
+            .order_by(Municipality.name, Organization.name)
+        ).all()
+    grouped = groupby(rows, key=lambda row: row[0])
+    return [(municipality, [(row[1], row[2]) for row in group]) for municipality, group in grouped]
+
+
+async def _form(request: Request, values: dict[str, str], errors: dict[str, str], status_code: int = 200) -> Response:
+    settings: Settings = request.app.state.settings
+    cookie, token = new_form_token(settings, time.time())
+    context = {
+        "values": values,
+        "errors": errors,
+        "token": token,
+        "organizations": await anyio.to_thread.run_sync(_organizations, request),
+        "categories": [(category.value, label) for category, label in CATEGORY_LABELS.items()],
+    }
+    response = _render(request, "public/application_form.html", context, status_code)
+    response.set_cookie(
+        FORM_COOKIE,
+        cookie,
+        max_age=FORM_TTL_SECONDS,
+        path=SUBMIT_PATH,
+        secure=settings.is_https,
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+def _status_context(request: Request, key: str) -> dict[str, Any] | None:
+    with request.app.state.session_factory() as session:
+        application = find_by_status_key(session, key)
+        if application is None:
+            return None
+        history = application.history
+        return {
+            "teacher": application.teacher_full_name,
+            "category": CATEGORY_LABELS[Category(application.requested_category)],
+            "status": APPLICATION_STATUS_LABELS[ApplicationStatus(application.status)],
+            "status_date": format_date(centre_today(history[-1].changed_at)) if history else "",
+            "registration": registration_label(application),
+            "deadline": format_date(application.deadline) if application.deadline else "",
+            "history": [
+                (format_datetime(change.changed_at), APPLICATION_STATUS_LABELS[ApplicationStatus(change.to_status)])
+                for change in history
+            ],
+        }
+
+
+def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    settings: Settings = request.app.state.settings
+    full_context = {"centre_name": settings.centre_name, **context}
+    return templates.TemplateResponse(request, name, full_context, status_code=status_code, headers=PUBLIC_HEADERS)

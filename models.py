@@ -354,6 +354,18 @@ class DocumentKind(enum.StrEnum):
     OTHER = "other"
 
 
+class Recommendation(enum.StrEnum):
+    """What an expert's conclusion recommends."""
+
+    GRANT = "grant"
+    REFUSE = "refuse"
+
+
+RECOMMENDATION_LABELS = {
+    Recommendation.GRANT: "Рекомендовано установить категорию",
+    Recommendation.REFUSE: "Не рекомендовано устанавливать категорию",
+}
+
 DOCUMENT_KIND_LABELS = {
     DocumentKind.APPLICATION: "Заявление педагога",
     DocumentKind.PETITION: "Ходатайство",
@@ -375,6 +387,7 @@ class Document(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     storage_name: Mapped[str] = mapped_column(String(64), unique=True)
+    recommendation: Mapped[str | None] = mapped_column(String(20))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from admin_app.auth import CurrentUser
 from admin_app.scopes import in_scope
-from models import DOCUMENT_KIND_LABELS, Application, Document, DocumentKind, RoleCode
+from models import DOCUMENT_KIND_LABELS, Application, Document, DocumentKind, Recommendation, RoleCode
 
 MAX_ZIP_ENTRIES = 1000
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
@@ -102,6 +102,7 @@ def store_document(
     kind: str,
     filename: str,
     content: bytes,
+    recommendation: str = "",
     actor: CurrentUser,
     storage_dir: Path,
     max_bytes: int,
@@ -116,6 +117,7 @@ def store_document(
         raise DocumentError("Выберите вид документа из списка.") from None
     if actor.role not in UPLOADERS[document_kind]:
         raise DocumentError(f"Документ «{DOCUMENT_KIND_LABELS[document_kind]}» вы прикрепить не можете.")
+    advice = _recommendation(document_kind, recommendation)
     if not content:
         raise DocumentError("Файл пустой: выберите файл с документом.")
     if len(content) > max_bytes:
@@ -134,6 +136,7 @@ def store_document(
             size=len(content),
             sha256=hashlib.sha256(content).hexdigest(),
             storage_name=storage_name,
+            recommendation=advice,
             uploaded_at=now,
             uploaded_by_id=actor.id,
         )
@@ -143,6 +146,16 @@ def store_document(
         path.unlink(missing_ok=True)
         raise
     return document
+
+
+def _recommendation(kind: DocumentKind, value: str) -> Recommendation | None:
+    """An expert's conclusion must say what it recommends; other documents say nothing."""
+    if kind is not DocumentKind.CONCLUSION:
+        return None
+    try:
+        return Recommendation(value)
+    except ValueError:
+        raise DocumentError("Укажите рекомендацию эксперта: установить категорию или нет.") from None
 
 
 def document_path(storage_dir: Path, document: Document) -> Path:

@@ -78,6 +78,7 @@ from models import (
     Invitation,
     Municipality,
     Organization,
+    Recommendation,
     Role,
     RoleCode,
     User,
@@ -1016,11 +1017,12 @@ def _upload_form(world: World, role: RoleCode, view: type, rule: RowRule, route:
                 "size": len(content),
                 "sha256": hashlib.sha256(content).hexdigest(),
                 "uploaded_by_id": world.ids[f"actor_{role}"],
+                "recommendation": Recommendation.GRANT.value if kind is DocumentKind.CONCLUSION else None,
             }
             added = {"documents": [document], FILES: [{"content": content}]}
             outcome = Outcome(("success", f"Документ «{filename}» прикреплён."), added=added)
         files = {"file": (filename, content, "application/pdf")}
-        data = {"kind": kind.value}
+        data = {"kind": kind.value, "recommendation": Recommendation.GRANT.value}  # conclusions must recommend
         _post_step(world, role, view, rule, route, key, data, before=before, outcome=outcome, files=files)
         if outcome.added and accessible(role, view) and sees(role, rule, key):
             # The row names the file that holds the bytes, and the document downloads as uploaded.
@@ -1362,7 +1364,7 @@ def test_an_expert_no_longer_assigned_neither_downloads_nor_attaches(world: Worl
     pk, document = world.ids["application_tomsk"], world.ids["document_tomsk"]
     url = f"/admin/application/{pk}/documents/{document}"
     files = {"file": ("Заключение.pdf", _pdf("conclusion"), "application/pdf")}
-    kind = {"kind": DocumentKind.CONCLUSION.value}
+    kind = {"kind": DocumentKind.CONCLUSION.value, "recommendation": Recommendation.GRANT.value}
     assert EXPERT in UPLOADERS[DocumentKind.CONCLUSION]
     _assert_status(world.call(EXPERT, "GET", url), 200)
     reassign = {"experts": [str(world.ids["user_tomsk_expert"])]}

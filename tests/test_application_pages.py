@@ -159,11 +159,10 @@ ACCEPTED_FILES = {
 }
 
 
-def upload(client, pk: int, name: str, content: bytes, kind: str = "application"):
+def upload(client, pk: int, name: str, content: bytes, kind: str = "application", **fields: str):
     token = csrf_from(client.get("/admin/").text)
-    response = client.post(
-        f"/admin/application/{pk}/documents", data={"csrf_token": token, "kind": kind}, files={"file": (name, content)}
-    )
+    data = {"csrf_token": token, "kind": kind, **fields}
+    response = client.post(f"/admin/application/{pk}/documents", data=data, files={"file": (name, content)})
     return ALERT.findall(client.get(response.headers["location"].removeprefix(BASE_URL)).text)
 
 
@@ -217,7 +216,12 @@ def test_expert_attaches_a_conclusion_only(people, application_id, session_facto
     assert alerts[0][0] == "success"
     pdf = ACCEPTED_FILES["заявление.pdf"][0]
     assert upload(people["expert"], application_id, "чужое.pdf", pdf)[0][0] == "danger"
-    assert upload(people["expert"], application_id, "заключение.pdf", pdf, kind="conclusion")[0][0] == "success"
+    [(level, text)] = upload(people["expert"], application_id, "заключение.pdf", pdf, kind="conclusion")
+    assert level == "danger" and "Укажите рекомендацию эксперта" in text
+    alerts = upload(people["expert"], application_id, "заключение.pdf", pdf, kind="conclusion", recommendation="grant")
+    assert alerts[0][0] == "success"
+    details = people["municipal"].get(f"/admin/application/details/{application_id}").text
+    assert "Рекомендовано установить категорию" in details
 
 
 def test_methodist_is_registered_only_with_a_petition(people, session_factory) -> None:

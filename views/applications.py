@@ -58,6 +58,7 @@ from models import (
     APPLICATION_STATUS_LABELS,
     CATEGORY_LABELS,
     DOCUMENT_KIND_LABELS,
+    RECOMMENDATION_LABELS,
     Application,
     ApplicationStatus,
     Category,
@@ -65,6 +66,7 @@ from models import (
     DocumentKind,
     Municipality,
     Organization,
+    Recommendation,
     Role,
     RoleCode,
     User,
@@ -382,6 +384,7 @@ def _attach_document(session: Session, request: Request, application: Applicatio
         kind=str(form.get("kind", "")),
         filename=form["filename"],
         content=form["content"],
+        recommendation=str(form.get("recommendation", "")),
         actor=request.state.user,
         storage_dir=settings.documents_dir,
         max_bytes=settings.document_max_mb * 1024 * 1024,
@@ -514,10 +517,14 @@ def _details_context(request: Request, pk: int) -> dict[str, Any]:
                     document.filename,
                     DOCUMENT_KIND_LABELS[DocumentKind(document.kind)],
                     f"{max(1, document.size // 1024)} КБ",
+                    RECOMMENDATION_LABELS[Recommendation(document.recommendation)] if document.recommendation else "",
                     format_datetime(document.uploaded_at),
                 )
                 for document in application.documents
             ],
             "document_kinds": [(kind.value, DOCUMENT_KIND_LABELS[kind]) for kind in uploadable_kinds(user)],
+            "recommendations": list(RECOMMENDATION_LABELS.items())
+            if DocumentKind.CONCLUSION in uploadable_kinds(user)
+            else [],
             "document_max_mb": request.app.state.settings.document_max_mb,
         }

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.templating import Jinja2Templates
 
-from settings import PROJECT_DIR
+from admin_app.public_templates import templates
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +22,6 @@ MESSAGES = {
     413: "Слишком большой запрос.",
     500: "Внутренняя ошибка сервера. Попробуйте позже.",
 }
-
-templates = Jinja2Templates(directory=PROJECT_DIR / "templates")
-templates.env.globals["today"] = date.today
 
 
 ExceptionHandler = Callable[[Request, Exception], Awaitable[Response]]

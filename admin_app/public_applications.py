@@ -26,7 +26,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from datetime import date, datetime
+from datetime import datetime
 from itertools import groupby
 from typing import Any
 
@@ -35,7 +35,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.templating import Jinja2Templates
 
 from admin_app.applications import (
     ApplicationError,
@@ -50,6 +49,7 @@ from admin_app.csrf import STALE_FORM
 from admin_app.dates import format_date, format_datetime
 from admin_app.mail.letters import application_received_letter
 from admin_app.mail.outbox import enqueue
+from admin_app.public_templates import templates
 from admin_app.tokens import make_token, token_hash
 from models import (
     APPLICATION_STATUS_LABELS,
@@ -61,7 +61,7 @@ from models import (
     Organization,
     utcnow,
 )
-from settings import PROJECT_DIR, Settings
+from settings import Settings
 
 SUBMIT_PATH = "/Application/Submit"
 STATUS_PATH = "/Application/Status"
@@ -81,8 +81,6 @@ FIELDS = (
     "current_category",
     "current_category_date",
 )
-templates = Jinja2Templates(directory=PROJECT_DIR / "templates")
-templates.env.globals["today"] = date.today
 
 
 async def submit_page(request: Request) -> Response:

@@ -11,14 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.templating import Jinja2Templates
 
 from admin_app.accounts import PASSWORD_RULES, USERNAME_RULES, AccountError, check_password, check_username
 from admin_app.invitations import (
@@ -31,11 +29,9 @@ from admin_app.invitations import (
     needs_municipality_choice,
 )
 from admin_app.passwords import hash_password_async
+from admin_app.public_templates import templates
 from models import ROLE_NAMES, Municipality, MunicipalityKind, RoleCode, utcnow
-from settings import PROJECT_DIR, Settings
-
-templates = Jinja2Templates(directory=PROJECT_DIR / "templates")
-templates.env.globals["today"] = date.today
+from settings import Settings
 
 NO_REFERRER = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 STALE_FORM = "Форма устарела: обновите страницу и отправьте её ещё раз."

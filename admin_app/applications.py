@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from admin_app.accounts import AccountError, normalize_email
@@ -64,6 +65,7 @@ NEEDS_COMMENT = frozenset({S.RETURNED, S.REFUSED})
 CLOSED = frozenset({S.GRANTED, S.REFUSED, S.ARCHIVED, S.WITHDRAWN})
 NEEDS_HIGHEST = frozenset({Category.METHODIST, Category.MENTOR})
 DUE_SOON_DAYS = 7
+NUMBERING_ATTEMPTS = 5
 
 
 class ApplicationError(ValueError):
@@ -223,16 +225,28 @@ def _require_petition(application: Application) -> None:
 
 
 def _register(session: Session, application: Application, settings: Settings, now: datetime) -> None:
-    """A sequential number within the municipality and year, the registration date, the default deadline."""
+    """A sequential number within the municipality and year, the registration date, the default deadline.
+
+    Two coordinators registering at the same moment may both read the same last number: the unique
+    constraint refuses the second, which then takes the next number, within its own savepoint."""
     today = centre_today(now)
-    last = session.scalar(
-        select(func.max(Application.registration_number)).where(
-            Application.municipality_id == application.municipality_id,
-            Application.registration_year == today.year,
+    for _ in range(NUMBERING_ATTEMPTS):
+        last = session.scalar(
+            select(func.max(Application.registration_number)).where(
+                Application.municipality_id == application.municipality_id,
+                Application.registration_year == today.year,
+            )
         )
-    )
-    application.registration_year = today.year
-    application.registration_number = (last or 0) + 1
+        try:
+            with session.begin_nested():
+                application.registration_year = today.year
+                application.registration_number = (last or 0) + 1
+                session.flush()
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise ApplicationError("Не удалось присвоить регистрационный номер: повторите регистрацию.")
     application.registered_at = today
     application.deadline = application.deadline or today + timedelta(days=settings.application_deadline_days)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -298,3 +299,27 @@ def test_closed_application_keeps_its_experts_and_deadline(session_factory, sett
         )
     with session_factory.begin() as session, pytest.raises(ApplicationError, match="завершена"):
         set_deadline(session.get(Application, application_id), date(2027, 1, 1), actor=operator)
+
+
+def test_two_registrations_at_once_get_two_numbers(session_factory, settings, world) -> None:
+    first, second = submit(session_factory, world), submit(session_factory, world)
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def register(application_id: int) -> None:
+        try:
+            with session_factory.begin() as session:
+                application = session.get(Application, application_id)
+                municipal = actor(session_factory, world["municipal"])
+                barrier.wait()
+                change_status(session, application, S.REGISTERED, actor=municipal, settings=settings, now=NOW)
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=register, args=(i,)) for i in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(registration_label(load(session_factory, i)) for i in (first, second)) == ["1/2026", "2/2026"]

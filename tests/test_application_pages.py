@@ -319,3 +319,12 @@ def test_too_long_phone_is_a_form_error_not_a_server_error(people, session_facto
     assert "Не больше 40 символов." in response.text
     with session_factory() as session:
         assert session.scalars(select(Application)).all() == []
+
+
+def test_upload_forms_cannot_be_sent_incomplete(people, application_id) -> None:
+    post(people["municipal"], f"/admin/application/{application_id}/experts", experts=str(people["expert_id"]))
+    expert_page = people["expert"].get(f"/admin/application/details/{application_id}").text
+    assert re.search(r'<select id="recommendation" name="recommendation"[^>]*required', expert_page)
+    assert re.search(r'<input type="file" name="file"[^>]*required', expert_page)
+    school_page = people["school"].get(f"/admin/application/details/{application_id}").text
+    assert 'value="conclusion"' not in school_page and 'name="recommendation"' not in school_page

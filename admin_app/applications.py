@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -315,6 +315,17 @@ def _require_coordinator(actor: CurrentUser, application: Application, what: str
         raise ApplicationError(f"{what} могут муниципальный координатор и оператор.")
     if ApplicationStatus(application.status) in CLOSED:
         raise ApplicationError("Работа по заявлению завершена: специалистов и срок изменить нельзя.")
+
+
+OVERDUE, DUE_SOON = "overdue", "due_soon"
+
+
+def deadline_clause(flag: str, today: date) -> ColumnElement[bool]:
+    """The open applications that are OVERDUE or DUE_SOON; `deadline_flag` is the same rule for one application."""
+    open_ = Application.status.not_in(list(CLOSED))
+    if flag == OVERDUE:
+        return and_(open_, Application.deadline < today)
+    return and_(open_, Application.deadline >= today, Application.deadline <= today + timedelta(days=DUE_SOON_DAYS))
 
 
 def deadline_flag(application: Application, today: date) -> str | None:

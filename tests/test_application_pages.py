@@ -328,3 +328,13 @@ def test_upload_forms_cannot_be_sent_incomplete(people, application_id) -> None:
     assert re.search(r'<input type="file" name="file"[^>]*required', expert_page)
     school_page = people["school"].get(f"/admin/application/details/{application_id}").text
     assert 'value="conclusion"' not in school_page and 'name="recommendation"' not in school_page
+
+
+def test_deadline_filters_and_cabinet_agree(people, application_id, session_factory) -> None:
+    post(people["municipal"], f"/admin/application/{application_id}/status", to="registered")
+    with session_factory.begin() as session:
+        session.get(Application, application_id).deadline = centre_today(utcnow()) - timedelta(days=1)
+    municipal = people["municipal"]
+    assert "Петрова Анна Ивановна" in municipal.get("/admin/application/list", params={"deadline": "overdue"}).text
+    assert "Петрова Анна Ивановна" not in municipal.get("/admin/application/list", params={"deadline": "due_soon"}).text
+    assert "Просрочено: <strong>1</strong>" in municipal.get("/admin/").text

@@ -19,7 +19,7 @@ where the rules live.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -36,12 +36,15 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from admin_app.applications import (
     CLOSED,
     COORDINATORS,
+    DUE_SOON,
     ENTRY_ROLES,
+    OVERDUE,
     ApplicationError,
     allowed_steps,
     assign_experts,
     centre_today,
     change_status,
+    deadline_clause,
     deadline_flag,
     parse_date,
     registration_label,
@@ -106,13 +109,7 @@ def _by_category(query: Select, value: str) -> Select:
 
 
 def _by_deadline(query: Select, value: str) -> Select:
-    today = centre_today(utcnow())
-    open_ = Application.status.not_in(
-        [ApplicationStatus.GRANTED, ApplicationStatus.REFUSED, ApplicationStatus.ARCHIVED, ApplicationStatus.WITHDRAWN]
-    )
-    if value == "overdue":
-        return query.where(open_, Application.deadline < today)
-    return query.where(open_, Application.deadline >= today, Application.deadline <= today + timedelta(days=7))
+    return query.where(deadline_clause(value, centre_today(utcnow())))
 
 
 EXPORT_COLUMNS = (
@@ -203,7 +200,7 @@ class ApplicationAdmin(ScopedView, model=Application):
         ),
         ChoiceFilter("Категория", "category", [(c.value, label) for c, label in CATEGORY_LABELS.items()], _by_category),
         ChoiceFilter(
-            "Срок аттестации", "deadline", [("overdue", "просрочено"), ("soon", "истекает в 7 дней")], _by_deadline
+            "Срок аттестации", "deadline", [(OVERDUE, "просрочено"), (DUE_SOON, "истекает в 7 дней")], _by_deadline
         ),
         RowChoiceFilter("Муниципалитет", "municipality", Municipality, Application.municipality_id),
         RowChoiceFilter("Образовательная организация", "organization", Organization, Application.organization_id),

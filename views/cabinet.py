@@ -6,13 +6,11 @@ SQLAdmin renders its index without a context of its own; the template calls
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import anyio.to_thread
 from sqlalchemy import func, select
 from starlette.requests import Request
 
-from admin_app.applications import CLOSED, DUE_SOON_DAYS, centre_today
+from admin_app.applications import DUE_SOON, OVERDUE, centre_today, deadline_clause
 from admin_app.invitations import InvitationStatus, status_clause
 from admin_app.scopes import scope_clause
 from models import Application, ApplicationStatus, Invitation, utcnow
@@ -25,7 +23,6 @@ async def cabinet_figures(request: Request) -> dict[str, int]:
 def _figures(request: Request) -> dict[str, int]:
     user, now = request.state.user, utcnow()
     today = centre_today(now)
-    open_ = Application.status.not_in(list(CLOSED))
 
     def count(model: type, *conditions: object) -> int:
         clause = scope_clause(user, model)
@@ -35,12 +32,7 @@ def _figures(request: Request) -> dict[str, int]:
     with request.app.state.session_factory() as session:
         return {
             "new": count(Application, Application.status == ApplicationStatus.NEW),
-            "overdue": count(Application, open_, Application.deadline < today),
-            "due_soon": count(
-                Application,
-                open_,
-                Application.deadline >= today,
-                Application.deadline <= today + timedelta(days=DUE_SOON_DAYS),
-            ),
+            "overdue": count(Application, deadline_clause(OVERDUE, today)),
+            "due_soon": count(Application, deadline_clause(DUE_SOON, today)),
             "awaiting_registration": count(Invitation, status_clause(InvitationStatus.PENDING, now)),
         }

@@ -200,6 +200,7 @@ class Invitation(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"), index=True)
     email: Mapped[str] = mapped_column(String(254), index=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
     municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipalities.id"), index=True)
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -208,6 +209,7 @@ class Invitation(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     accepted_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
     delivery_state: Mapped[str] = mapped_column(String(20), default=DeliveryState.QUEUED, index=True)
 
@@ -219,6 +221,21 @@ class Invitation(Base):
 
     def __str__(self) -> str:
         return self.email
+
+
+class PasswordReset(Base):
+    """A single-use link to set a new password, sent by «Забыли пароль?»; only the key's hash is kept."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
 
 
 class OutboxMessage(Base):

@@ -42,6 +42,10 @@ class Settings:
     var_dir: Path
     bcrypt_rounds: int
     invitation_ttl_days: int
+    invitation_reminder_days: int
+    password_reset_minutes: int
+    bulk_max_rows: int
+    bulk_max_kb: int
     application_deadline_days: int
     document_max_mb: int
     session_hours: int
@@ -154,6 +158,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         var_dir=var_dir,
         bcrypt_rounds=_integer(env, "BCRYPT_ROUNDS", 12, 4, 16),
         invitation_ttl_days=_integer(env, "INVITATION_TTL_DAYS", 14, 1, 90),
+        invitation_reminder_days=_integer(env, "INVITATION_REMINDER_DAYS", 3, 0, 30),
+        password_reset_minutes=_integer(env, "PASSWORD_RESET_MINUTES", 60, 5, 1440),
+        bulk_max_rows=_integer(env, "BULK_MAX_ROWS", 1000, 1, 5000),
+        bulk_max_kb=_integer(env, "BULK_MAX_KB", 1024, 16, 10240),
         application_deadline_days=_integer(env, "APPLICATION_DEADLINE_DAYS", 60, 1, 365),
         document_max_mb=_integer(env, "DOCUMENT_MAX_MB", 20, 1, 200),
         session_hours=_integer(env, "SESSION_HOURS", 12, 1, 24),

@@ -42,6 +42,11 @@ def expert_assigned_letter(*, centre_name: str, teacher: str, registration: str,
     return _letter("expert_assigned", centre_name=centre_name, teacher=teacher, registration=registration, link=link)
 
 
+def password_changed_letter(*, centre_name: str, username: str, when: str, login_link: str) -> Letter:
+    """To the owner of an account whose password was just changed, by recovery or in «Профиль»."""
+    return _letter("password_changed", centre_name=centre_name, username=username, when=when, login_link=login_link)
+
+
 def invitation_template_preview(*, centre_name: str) -> tuple[str, str]:
     """The subject and the text without the link part, as the invitation form shows them («Не изменять!»)."""
     return _render_invitation(centre_name, None)

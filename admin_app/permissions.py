@@ -22,6 +22,8 @@ GRANTS: dict[RoleCode, frozenset[Grant]] = {
             ("invitation", "list"),
             ("invitation", "details"),
             ("invitation", "export"),
+            ("invitation", "action:resend"),
+            ("invitation", "action:revoke"),
             ("organization", "list"),
             ("organization", "details"),
             ("organization", "create"),
@@ -29,13 +31,18 @@ GRANTS: dict[RoleCode, frozenset[Grant]] = {
             ("user", "list"),
             ("user", "details"),
             ("user", "edit"),
+            ("user", "action:deactivate"),
+            ("user", "action:activate"),
             ("application", "list"),
             ("application", "details"),
             ("application", "export"),
+            ("profile", "list"),
         }
     ),
-    RoleCode.ORGANIZATION_COORDINATOR: frozenset({("application", "list"), ("application", "details")}),
-    RoleCode.EXPERT: frozenset({("application", "list"), ("application", "details")}),
+    RoleCode.ORGANIZATION_COORDINATOR: frozenset(
+        {("application", "list"), ("application", "details"), ("profile", "list")}
+    ),
+    RoleCode.EXPERT: frozenset({("application", "list"), ("application", "details"), ("profile", "list")}),
 }
 
 

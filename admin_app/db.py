@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(database_url: str) -> Engine:
-    """An engine for `database_url`; SQLite gets foreign keys, WAL and a busy timeout."""
+    """An engine for `database_url`; SQLite gets foreign keys, WAL, a busy timeout and savepoints
+    that stay inside their transaction (`_sqlite_savepoint`)."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
@@ -20,6 +21,7 @@ def make_engine(database_url: str) -> Engine:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
     event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "savepoint", _sqlite_savepoint)
     return engine
 
 
@@ -29,6 +31,15 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_savepoint(connection: Connection, _name: str) -> None:
+    """Python's sqlite3 begins a transaction only before a data-changing statement. A SAVEPOINT
+    issued before any such statement would open a transaction of its own, and its RELEASE would
+    commit everything for real; so the transaction is begun first."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if not dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -47,6 +47,24 @@ def password_changed_letter(*, centre_name: str, username: str, when: str, login
     return _letter("password_changed", centre_name=centre_name, username=username, when=when, login_link=login_link)
 
 
+def password_reset_letter(*, centre_name: str, username: str, link: str, valid_for: str) -> Letter:
+    """«Забыли пароль?»: the single-use `link` that sets a new password for `username`, working `valid_for`."""
+    if not link:
+        raise ValueError("a password reset letter needs a link")
+    return _letter("password_reset", centre_name=centre_name, username=username, link=link, valid_for=valid_for)
+
+
+def usernames_letter(*, centre_name: str, usernames: list[str], login_link: str, forgot_password_link: str) -> Letter:
+    """«Забыли имя пользователя?»: the logins of the active accounts registered to the recipient's address."""
+    return _letter(
+        "usernames",
+        centre_name=centre_name,
+        usernames=usernames,
+        login_link=login_link,
+        forgot_password_link=forgot_password_link,
+    )
+
+
 def invitation_template_preview(*, centre_name: str) -> tuple[str, str]:
     """The subject and the text without the link part, as the invitation form shows them («Не изменять!»)."""
     return _render_invitation(centre_name, None)
@@ -81,3 +99,15 @@ def application_received_letter(
         organization=organization,
         link=link,
     )
+
+
+def email_changed_letter(*, centre_name: str, username: str, new_email: str, when: str) -> Letter:
+    """To the old address of an account whose e-mail was just changed in «Профиль»."""
+    return _letter("email_changed", centre_name=centre_name, username=username, new_email=new_email, when=when)
+
+
+def invitation_reminder_letter(*, centre_name: str, link: str, expires: str) -> Letter:
+    """The one reminder before an invitation expires (`expires`), with a new `link`: the old one no longer works."""
+    if not link:
+        raise ValueError("an invitation reminder needs a link")
+    return _letter("invitation_reminder", centre_name=centre_name, link=link, expires=expires)

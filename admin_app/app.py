@@ -6,6 +6,9 @@ URL map:
     /Account/RegisterByInvite?k=…&t=…  → admin_app.registration.register_by_invite
     /Application/Submit                → admin_app.public_applications.submit_page (a teacher, no account)
     GET /Application/Status?k=…        → admin_app.public_applications.status_page
+    /Account/ForgotPassword            → admin_app.recovery_pages.forgot_password_page («Забыли пароль?»)
+    /Account/ForgotUsername            → admin_app.recovery_pages.forgot_username_page («Забыли имя пользователя?»)
+    /Account/ResetPassword?k=…         → admin_app.recovery_pages.reset_password_page (the link in the letter)
     errors           → admin_app.errors (Russian pages, no traceback)
     /admin/...       → SQLAdmin (views/); login at /admin/login (admin_app.auth)
 """
@@ -34,7 +37,10 @@ from admin_app.mail.sender import MailSender
 from admin_app.mail.transports import transport_for
 from admin_app.permissions import RoleGrants
 from admin_app.public_applications import STATUS_PATH, SUBMIT_PATH, status_page, submit_page
+from admin_app.recovery import FORGOT_PASSWORD_PATH, FORGOT_USERNAME_PATH, RESET_PASSWORD_PATH
+from admin_app.recovery_pages import forgot_password_page, forgot_username_page, reset_password_page
 from admin_app.registration import register_by_invite
+from admin_app.reminders import reminder_chore
 from admin_app.russian import RUSSIAN, force_russian
 from admin_app.template_patches import PatchingLoader
 from models import ROLE_NAMES
@@ -50,11 +56,14 @@ async def home(request: Request) -> RedirectResponse:
 
 
 def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> Starlette:
-    """The application; with `send_mail` it also delivers the outbox while it runs (as `serve` does)."""
+    """The application; with `send_mail` it also delivers the outbox and reminds invitees while it runs (`serve`)."""
     settings = settings or load_settings()
     engine = make_engine(settings.database_url)
     session_factory = make_session_factory(engine)
-    mail_sender = MailSender(session_factory, transport_for(settings)) if send_mail else None
+    mail_sender = None
+    if send_mail:
+        chores = [reminder_chore(session_factory, settings)]
+        mail_sender = MailSender(session_factory, transport_for(settings), chores=chores)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -74,6 +83,9 @@ def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> 
             Route(REGISTRATION_PATH, register_by_invite, methods=["GET", "POST"]),
             Route(SUBMIT_PATH, submit_page, methods=["GET", "POST"]),
             Route(STATUS_PATH, status_page),
+            Route(FORGOT_PASSWORD_PATH, forgot_password_page, methods=["GET", "POST"]),
+            Route(FORGOT_USERNAME_PATH, forgot_username_page, methods=["GET", "POST"]),
+            Route(RESET_PASSWORD_PATH, reset_password_page, methods=["GET", "POST"]),
         ],
         middleware=[Middleware(CrossSiteGuard, base_url=settings.base_url)],
         exception_handlers=errors,

@@ -102,20 +102,24 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_send_mail(settings: Settings, args: argparse.Namespace) -> None:
-    """Deliver the e-mail outbox: what is due now (--once), or continuously until Ctrl+C."""
+    """Deliver the e-mail outbox and queue due invitation reminders: once (--once), or until Ctrl+C."""
     import asyncio
     import logging
 
     from admin_app.mail.outbox import count_by_status
     from admin_app.mail.sender import MailSender, deliver_due, run_until_signalled
     from admin_app.mail.transports import transport_for
-    from models import OutboxStatus
+    from admin_app.reminders import remind_due, reminder_chore
+    from models import OutboxStatus, utcnow
 
     upgrade_to_head(settings.database_url)
     factory = _session_factory(settings)
     transport = transport_for(settings)
     logging.basicConfig(level=logging.WARNING if args.once else logging.INFO, format="%(asctime)s %(message)s")
     if args.once:
+        reminded = remind_due(factory, settings, utcnow())
+        if reminded:
+            print(f"Напоминаний о приглашениях поставлено в очередь: {reminded}.")
         sent = asyncio.run(deliver_due(factory, transport))
         with transaction(factory) as session:
             counts = count_by_status(session)
@@ -125,7 +129,7 @@ def cmd_send_mail(settings: Settings, args: argparse.Namespace) -> None:
         )
         return
     print("Рассылка писем запущена (остановить — Ctrl+C).")
-    asyncio.run(run_until_signalled(MailSender(factory, transport)))
+    asyncio.run(run_until_signalled(MailSender(factory, transport, chores=[reminder_chore(factory, settings)])))
     print("Рассылка писем остановлена.")
 
 
@@ -210,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(handler=cmd_bootstrap)
     send_mail = commands.add_parser(
         "send-mail",
-        help="отправлять письма из очереди до Ctrl+C (с --once — отправить и выйти)",
+        help="отправлять письма из очереди и напоминания о приглашениях до Ctrl+C (с --once — отправить и выйти)",
     )
     send_mail.add_argument("--once", action="store_true", help="отправить то, что пора, и выйти")
     send_mail.set_defaults(handler=cmd_send_mail)

@@ -1,4 +1,4 @@
-"""Invitations: who may invite whom, creating, resending and accepting them, and their status.
+"""Invitations: who may invite whom; creating, resending, revoking, reminding and accepting them; their status.
 
 The rules of DESIGN.md live here and only here; the «Рассылка» page, the
 registrations list and the registration page call these functions. Every
@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from admin_app.accounts import AccountError, create_user, find_role, normalize_email
 from admin_app.auth import CurrentUser
-from admin_app.mail.letters import invitation_letter
-from admin_app.mail.outbox import enqueue
+from admin_app.dates import format_datetime
+from admin_app.mail.letters import Letter, invitation_letter, invitation_reminder_letter
+from admin_app.mail.outbox import drop_pending, enqueue
 from admin_app.scopes import in_scope
 from admin_app.tokens import make_token, token_hash
 from models import DeliveryState, Invitation, Municipality, Organization, RoleCode, User
@@ -138,6 +139,7 @@ def create_invitation(
     organization_id: int | None,
     settings: Settings,
     now: datetime,
+    full_name: str = "",
 ) -> Invitation:
     """Check every rule, then add the invitation and its letter to the outbox."""
     try:
@@ -168,6 +170,7 @@ def create_invitation(
     invitation = Invitation(
         role=role_row,
         email=address,
+        full_name=full_name,
         municipality_id=scope.municipality_id,
         organization_id=scope.organization_id,
         inviter_id=inviter.id,
@@ -183,29 +186,128 @@ def create_invitation(
 def resend_invitation(
     session: Session, inviter: CurrentUser, invitation_id: int, *, settings: Settings, now: datetime
 ) -> Invitation:
-    """A new key and a new letter; the old link dies and the term starts again."""
-    invitation = session.get(Invitation, invitation_id)
-    if invitation is None or not in_scope(inviter, invitation):
-        raise InvitationNotFound
+    """A new key and a new letter; the old link dies, the term starts again and gets its own reminder.
+
+    A revoked invitation comes back to life. Of two simultaneous resends the second waits for the
+    first (`_locked_in_scope`), then replaces its key, and its letter supersedes the first one's.
+    """
+    invitation = _locked_in_scope(session, inviter, invitation_id)
     if invitation.accepted_at is not None:
         raise InvitationError("По этому приглашению уже зарегистрировались: отправлять его снова не нужно.")
     invitation.revoked_at = None
+    invitation.reminded_at = None
     _send_new_key(session, invitation, settings, now)
     return invitation
 
 
+def revoke_invitation(session: Session, actor: CurrentUser, invitation_id: int, *, now: datetime) -> Invitation:
+    """The link stops working at once, and a letter still waiting in the queue is not sent."""
+    invitation = _locked_in_scope(session, actor, invitation_id)
+    if invitation.accepted_at is not None:
+        raise InvitationError("По этому приглашению уже зарегистрировались: отозвать его нельзя.")
+    if invitation.revoked_at is not None:
+        raise InvitationError("Приглашение уже отозвано.")
+    invitation.revoked_at = now
+    drop_pending(session, invitation.id, reason=VOID_LETTER_REASONS[KeyProblem.REVOKED])
+    return invitation
+
+
+def reminder_due_ids(session: Session, settings: Settings, now: datetime) -> list[int]:
+    """Invitations whose one reminder is due (`_reminder_due`), except those whose letter itself went out
+    within the reminder period: a reminder right behind it would only kill its link."""
+    period = timedelta(days=settings.invitation_reminder_days)
+    rows = session.execute(
+        select(Invitation.id, Invitation.sent_at, Invitation.expires_at)
+        .where(_reminder_due(settings, now))
+        .order_by(Invitation.expires_at)
+    ).all()
+    return [row.id for row in rows if row.sent_at <= row.expires_at - period]
+
+
+def remind_invitation(session: Session, invitation_id: int, *, settings: Settings, now: datetime) -> bool:
+    """Queue the invitation's one reminder: a new link (the old one dies), the same expiry.
+
+    The reminder is claimed by a conditional UPDATE of reminded_at, so of two processes exactly
+    one reminds; False when it is not due (any more).
+    """
+    claimed = session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation_id, _reminder_due(settings, now))
+        .values(reminded_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        return False
+    invitation = session.get_one(Invitation, invitation_id, populate_existing=True)
+    link = _new_link(session, invitation, settings)
+    expires = format_datetime(invitation.expires_at)
+    _queue(
+        session,
+        invitation,
+        "invitation-reminder",
+        invitation_reminder_letter(centre_name=settings.centre_name, link=link, expires=expires),
+    )
+    return True
+
+
+def void_letter_reason(session: Session, invitation_id: int, now: datetime) -> str | None:
+    """Why a queued letter of the invitation must not go out any more (its link would be refused), or None."""
+    problem = key_problem(session.get(Invitation, invitation_id), now)
+    return None if problem is None else VOID_LETTER_REASONS[problem]
+
+
+def _reminder_due(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    """Live, its letter sent, not reminded yet, expiring within INVITATION_REMINDER_DAYS (0: never)."""
+    return and_(
+        _live(now),
+        Invitation.reminded_at.is_(None),
+        Invitation.sent_at.is_not(None),
+        Invitation.expires_at <= now + timedelta(days=settings.invitation_reminder_days),
+    )
+
+
+def _locked_in_scope(session: Session, actor: CurrentUser, invitation_id: int) -> Invitation:
+    """The invitation read afresh, its row locked to the end of the transaction; InvitationNotFound outside the scope.
+
+    Of two simultaneous changes the second waits here until the first commits, then sees it.
+    PostgreSQL locks the row (SELECT … FOR UPDATE); SQLite has no row locks and ignores FOR UPDATE,
+    so there a write that changes nothing takes the database's write lock before the read.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Invitation)
+            .where(Invitation.id == invitation_id)
+            .values(email=Invitation.email)
+            .execution_options(synchronize_session=False)
+        )
+    invitation = session.get(Invitation, invitation_id, with_for_update=True, populate_existing=True)
+    if invitation is None or not in_scope(actor, invitation):
+        raise InvitationNotFound
+    return invitation
+
+
 def _send_new_key(session: Session, invitation: Invitation, settings: Settings, now: datetime) -> None:
-    key, key_hash = make_token()
-    invitation.key_hash = key_hash
     invitation.expires_at = now + timedelta(days=settings.invitation_ttl_days)
     invitation.sent_at = None
+    link = _new_link(session, invitation, settings)
+    _queue(session, invitation, "invitation", invitation_letter(centre_name=settings.centre_name, link=link))
+
+
+def _new_link(session: Session, invitation: Invitation, settings: Settings) -> str:
+    """A new key for the invitation, so that the link of every earlier letter stops working; its link."""
+    key, key_hash = make_token()
+    invitation.key_hash = key_hash
     session.flush()
-    link = registration_link(settings.base_url, key, RoleCode(invitation.role.code))
+    return registration_link(settings.base_url, key, RoleCode(invitation.role.code))
+
+
+def _queue(session: Session, invitation: Invitation, kind: str, letter: Letter) -> None:
+    """Queue a letter with the invitation's current key; it supersedes the invitation's pending letters."""
     enqueue(
         session,
-        idempotency_key=f"invitation:{invitation.id}:{key_hash[:16]}",
+        idempotency_key=f"{kind}:{invitation.id}:{invitation.key_hash[:16]}",
         recipient=invitation.email,
-        letter=invitation_letter(centre_name=settings.centre_name, link=link),
+        letter=letter,
         invitation_id=invitation.id,
     )
 
@@ -322,4 +424,12 @@ KEY_PROBLEM_MESSAGES = {
     KeyProblem.EXPIRED: "Срок действия приглашения истёк. Попросите координатора, который вас пригласил, "
     "отправить приглашение ещё раз.",
     KeyProblem.REVOKED: "Приглашение отозвано. Если это ошибка, обратитесь к координатору, который вас пригласил.",
+}
+
+# Why a queued letter was not sent, as the outbox records it (its link would be refused).
+VOID_LETTER_REASONS = {
+    KeyProblem.UNKNOWN: "Не отправлено: приглашение не найдено.",
+    KeyProblem.USED: "Не отправлено: по приглашению уже зарегистрировались.",
+    KeyProblem.EXPIRED: "Не отправлено: срок действия приглашения истёк.",
+    KeyProblem.REVOKED: "Не отправлено: приглашение отозвано.",
 }

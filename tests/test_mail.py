@@ -406,3 +406,70 @@ def test_send_mail_once_delivers_to_the_mail_directory(
     parsed = email.message_from_bytes(written.read_bytes(), policy=email.policy.default)
     assert LINK in parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert message_row(session_factory, message_id).status == OutboxStatus.SENT
+
+
+def test_send_mail_once_sends_a_due_reminder_once(
+    session_factory: sessionmaker[Session], operator_env: dict[str, str], tmp_path: Path
+) -> None:
+    invitation_id = make_invitation(session_factory)
+    with session_factory.begin() as session:  # the letter went out eleven days ago; two days are left
+        invitation = session.get_one(Invitation, invitation_id)
+        invitation.sent_at = utcnow() - timedelta(days=11)
+        invitation.expires_at = utcnow() + timedelta(days=2)
+
+    first = send_mail_once(operator_env)
+    second = send_mail_once(operator_env)
+
+    assert first.splitlines() == [
+        "Напоминаний о приглашениях поставлено в очередь: 1.",
+        "Отправлено писем: 1; в очереди: 0; с ошибкой: 0.",
+    ]
+    assert second == "Отправлено писем: 0; в очереди: 0; с ошибкой: 0."
+    [written] = (tmp_path / "var" / "mail").glob("*.eml")
+    parsed = email.message_from_bytes(written.read_bytes(), policy=email.policy.default)
+    text = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert parsed["Subject"].startswith("Напоминание") and "Ссылка из прежнего письма больше не действует" in text
+    key = text.split("RegisterByInvite?k=")[1].split("&")[0]
+    assert hashlib.sha256(key.encode()).hexdigest() == invitation_row(session_factory, invitation_id).key_hash
+
+
+def send_mail_once(env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "admin_app", "send-mail", "--once"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_a_failing_chore_does_not_keep_the_letters_from_going_out(
+    session_factory: sessionmaker[Session],
+    transport: MailTransport,
+    smtp_server: SmtpServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    queue(session_factory, "first")
+
+    def broken_chore(now: datetime) -> None:
+        raise RuntimeError("нет связи")
+
+    sender = MailSender(session_factory, transport, interval=60, chores=[broken_chore])
+
+    async def scenario() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(sender.run)
+            with anyio.fail_after(10):
+                while not smtp_server.messages:
+                    await anyio.sleep(0.02)
+            sender.stop()
+
+    with caplog.at_level(logging.ERROR, logger="admin_app.mail.sender"):
+        anyio.run(scenario)
+
+    assert len(smtp_server.messages) == 1
+    assert any("Рассылка: сбой фоновой задачи" in record.getMessage() for record in caplog.records)

@@ -1,21 +1,54 @@
 """«Приглашения и регистрации»: /admin/invitation/list — the seed's «Список пользователей,
 зарегистрированных по приглашению»: every invitation in the viewer's scope and what became of it.
-Read-only; invitations are sent from «Рассылка» (views/mailing.py)."""
+Invitations are sent from «Рассылка» (views/mailing.py); here the selected ones can be
+
+GET /admin/invitation/action/resend?pks=…  «Отправить повторно»: a new key, the old link dead, a new term
+GET /admin/invitation/action/revoke?pks=…  «Отозвать»: the link dead, a queued letter not sent
+
+(rules: admin_app.invitations). An action re-reads the ids in the viewer's scope: an id outside it,
+or no id at all, is «не найдено»; then it flashes what was done and returns to the page it came from.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Select
-from sqlalchemy.orm import selectinload
+import anyio.to_thread
+from sqladmin import action
+from sqladmin.flash import Flash
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
+from admin_app.auth import CurrentUser
 from admin_app.dates import format_datetime
-from admin_app.invitations import STATUS_LABELS, InvitationStatus, status_clause, status_of
-from models import DELIVERY_STATE_LABELS, ROLE_NAMES, DeliveryState, Invitation, Role, RoleCode, utcnow
+from admin_app.invitations import (
+    STATUS_LABELS,
+    InvitationError,
+    InvitationStatus,
+    resend_invitation,
+    revoke_invitation,
+    status_clause,
+    status_of,
+)
+from models import (
+    DELIVERY_STATE_LABELS,
+    MAX_ROW_ID,
+    ROLE_NAMES,
+    DeliveryState,
+    Invitation,
+    Role,
+    RoleCode,
+    is_row_id,
+    utcnow,
+)
 from views.csv_export import csv_response
 from views.filters import ChoiceFilter
+from views.mailing import _wake_mail_sender
 from views.scoped import ScopedView
 
 LABELS = {
@@ -33,7 +66,14 @@ LABELS = {
     Invitation.accepted_user: "Имя пользователя",
     Invitation.accepted_at: "Дата регистрации",
     Invitation.revoked_at: "Отозвано",
+    Invitation.reminded_at: "Напоминание отправлено",
 }
+MAX_SELECTED = 500
+# The summary travels in the session cookie (4 KB at most, Cyrillic escaped six times over): a few addresses each.
+LISTED_ADDRESSES = 3
+
+Change = Callable[[Session, CurrentUser, int], object]
+"""A rule of admin_app.invitations applied to one invitation; InvitationError when it does not apply."""
 
 
 def _status_label(invitation: Invitation, _attr: Any = None) -> str:
@@ -112,6 +152,7 @@ class InvitationAdmin(ScopedView, model=Invitation):
         Invitation.sent_at,
         Invitation.created_at,
         Invitation.expires_at,
+        Invitation.reminded_at,
         Invitation.revoked_at,
     ]
     column_labels = LABELS
@@ -132,3 +173,106 @@ class InvitationAdmin(ScopedView, model=Invitation):
 
     async def export_data(self, data: list[Any], export_type: str = "csv", request: Request | None = None) -> Response:
         return csv_response(data, EXPORT_COLUMNS, "Приглашения")
+
+    @action(
+        "resend",
+        label="Отправить повторно",
+        confirmation_message="Отправить приглашение повторно? Ссылка из прежнего письма перестанет работать, "
+        "срок действия начнётся заново.",
+        add_in_detail=True,
+        add_in_list=True,
+    )
+    async def resend_action(self, request: Request) -> Response:
+        change = partial(resend_invitation, settings=request.app.state.settings, now=utcnow())
+        return await self._act(request, change, done="Отправлено повторно с новой ссылкой")
+
+    @action(
+        "revoke",
+        label="Отозвать",
+        confirmation_message="Отозвать приглашение? Ссылка из письма перестанет работать.",
+        add_in_detail=True,
+        add_in_list=True,
+    )
+    async def revoke_action(self, request: Request) -> Response:
+        return await self._act(request, partial(revoke_invitation, now=utcnow()), done="Отозвано")
+
+    async def _act(self, request: Request, change: Change, *, done: str) -> Response:
+        ids, malformed = _selected_ids(request.query_params.get("pks", ""))
+        if not ids and not malformed:
+            Flash.error(request, "Выберите приглашения в списке.")
+        elif len(ids) + malformed > MAX_SELECTED:
+            Flash.error(request, f"Выбрано слишком много приглашений: не больше {MAX_SELECTED} за раз.")
+        else:
+            outcome = await anyio.to_thread.run_sync(self._change_each, request, ids, change)
+            outcome.missing += malformed
+            if outcome.done:
+                _wake_mail_sender(request)
+            _flash_outcome(request, outcome, done)
+        return RedirectResponse(_back(request), status_code=302)
+
+    def _change_each(self, request: Request, ids: set[int], change: Change) -> Outcome:
+        """Apply `change` to each selected invitation of the viewer's scope, each in a transaction of its own."""
+        factory = request.app.state.session_factory
+        with factory() as session:
+            query = select(Invitation.id, Invitation.email).where(Invitation.id.in_(ids)).order_by(Invitation.id)
+            found = session.execute(self._scoped(query, request)).all()
+        outcome = Outcome(missing=len(ids) - len(found))
+        for invitation_id, email in found:
+            try:
+                with factory.begin() as session:
+                    change(session, request.state.user, invitation_id)
+            except InvitationError as error:
+                outcome.refused.setdefault(str(error), []).append(email)
+            else:
+                outcome.done.append(email)
+        return outcome
+
+
+@dataclass
+class Outcome:
+    """What an action did: the addresses it changed, those it refused by reason, how many ids it did not find."""
+
+    done: list[str] = field(default_factory=list)
+    refused: dict[str, list[str]] = field(default_factory=dict)
+    missing: int = 0
+
+
+def _selected_ids(pks: str) -> tuple[set[int], int]:
+    """The row ids in SQLAdmin's `pks` (comma-separated, possibly empty) and how many items are no id at all."""
+    items = [item.strip() for item in pks.split(",") if item.strip()]
+    return {int(item) for item in items if _row_id(item)}, sum(not _row_id(item) for item in items)
+
+
+def _row_id(item: str) -> bool:
+    # is_row_id converts before it compares, and Python refuses to convert more than 4300 digits.
+    return len(item) <= len(str(MAX_ROW_ID)) and is_row_id(item)
+
+
+def _flash_outcome(request: Request, outcome: Outcome, done: str) -> None:
+    skipped = sum(len(emails) for emails in outcome.refused.values()) + outcome.missing
+    parts = [f"{done}: {len(outcome.done)}" + (f" ({_addresses(outcome.done)})." if outcome.done else ".")]
+    if skipped:
+        parts.append(f"Пропущено: {skipped}.")
+        parts.extend(f"{_addresses(emails)} — {reason}" for reason, emails in outcome.refused.items())
+        if outcome.missing:
+            parts.append(f"Не найдено: {outcome.missing}.")
+    message = " ".join(parts)
+    if not skipped:
+        Flash.success(request, message)
+    elif outcome.done:
+        Flash.warning(request, message)
+    else:
+        Flash.error(request, message)
+
+
+def _addresses(emails: list[str]) -> str:
+    listed = ", ".join(emails[:LISTED_ADDRESSES])
+    return listed if len(emails) <= LISTED_ADDRESSES else f"{listed} и ещё {len(emails) - LISTED_ADDRESSES}"
+
+
+def _back(request: Request) -> str:
+    """The panel page the action was started from (the list with its filters, or the details), else the list."""
+    referer = request.headers.get("referer", "")
+    if referer.startswith(str(request.url_for("admin:index"))) and "/action/" not in referer:
+        return referer
+    return str(request.url_for("admin:list", identity="invitation"))

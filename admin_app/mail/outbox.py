@@ -7,9 +7,18 @@ of several processes exactly one gets it), sends it, then records the outcome:
 at least once: a process killed mid-send leaves a lease that expires, and the
 letter is sent again.
 
-`claim` and the outcome functions each begin with an UPDATE, so that when run as
+`claim` and the outcome functions each begin with a write, so that when run as
 a transaction of its own the write lock is taken first and SQLite's busy timeout
-applies (a read followed by a write would fail at once with SQLITE_BUSY).
+applies. The outcome of an invitation's letter first locks the invitation's row,
+as resending, revoking and reminding do: on PostgreSQL they all take their locks
+in one order (the invitation, then its letters) and wait for each other instead
+of deadlocking. SQLite ignores FOR UPDATE, and its driver begins the transaction
+only at the first write, so there this is a plain read before it.
+
+A letter tied to an invitation is only worth sending while its link works:
+`drop_pending` gives up an invitation's pending letters (superseded by a new key,
+or the invitation revoked) and `drop` a claimed one whose invitation is no longer
+live; neither counts as a delivery attempt nor changes the delivery state.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -71,18 +80,25 @@ def enqueue(
     ).rowcount
     message = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)).one()
     if inserted and invitation_id is not None:
-        session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.invitation_id == invitation_id,
-                OutboxMessage.id != message.id,
-                OutboxMessage.status == OutboxStatus.PENDING,
-            )
-            .values(status=OutboxStatus.DEAD, last_error=SUPERSEDED, body_text=None, body_html=None)
-            .execution_options(synchronize_session=False)
-        )
+        drop_pending(session, invitation_id, reason=SUPERSEDED, keep=message.id)
         _set_delivery_state(session, invitation_id, DeliveryState.QUEUED)
     return message
+
+
+def drop_pending(session: Session, invitation_id: int, *, reason: str, keep: int | None = None) -> None:
+    """Give up the invitation's pending letters (all but `keep`) unsent: their link no longer works.
+
+    A letter being sent right now is given up too; its outcome is then not recorded (`_finish`).
+    """
+    stale = [OutboxMessage.invitation_id == invitation_id]
+    if keep is not None:
+        stale.append(OutboxMessage.id != keep)
+    _give_up(session, *stale, reason=reason)
+
+
+def drop(session: Session, message: ClaimedMessage, *, reason: str) -> None:
+    """Give up a claimed message unsent (its invitation is no longer live)."""
+    _give_up(session, OutboxMessage.id == message.id, reason=reason)
 
 
 def due_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
@@ -187,8 +203,20 @@ def count_by_status(session: Session) -> dict[OutboxStatus, int]:
     return counts
 
 
+def _give_up(session: Session, *where: ColumnElement[bool], reason: str) -> None:
+    """Pending messages matching `where` become dead with `reason`; the body goes: it holds a link with a key."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, *where)
+        .values(status=OutboxStatus.DEAD, last_error=reason, body_text=None, body_html=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _finish(session: Session, message: ClaimedMessage, **values: object) -> bool:
-    """Write the outcome of one attempt; False when the message stopped being pending meanwhile (superseded)."""
+    """Write the outcome of one attempt; False when the message stopped being pending meanwhile (dropped)."""
+    if message.invitation_id is not None:
+        session.get(Invitation, message.invitation_id, with_for_update=True)
     return (
         session.execute(
             update(OutboxMessage)

@@ -1,8 +1,10 @@
 """Delivering the outbox: `deliver_due` makes one pass, `MailSender` repeats it in the background.
 
 Each message is claimed with a lease just before it is sent, so several processes
-may run side by side without sending a message twice. Database work runs in
-worker threads, never on the event loop.
+may run side by side without sending a message twice. A letter whose invitation is
+no longer live (registered, revoked, expired) is dropped at that moment instead:
+its link would be refused. Database work runs in worker threads, never on the
+event loop.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
@@ -19,6 +21,7 @@ from typing import TypeVar
 import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
+from admin_app.invitations import void_letter_reason
 from admin_app.mail import outbox
 from admin_app.mail.transports import MailTransport, PermanentMailError, compose
 from models import utcnow
@@ -28,6 +31,9 @@ DEFAULT_INTERVAL = 5.0
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+Chore = Callable[[datetime], object]
+"""Work `MailSender` does in a worker thread before each pass, given the time (queuing reminders)."""
 
 
 async def deliver_due(
@@ -46,14 +52,20 @@ async def deliver_due(
 
 
 class MailSender:
-    """Runs `deliver_due` every `interval` seconds, or at once when woken, until stopped."""
+    """Runs its chores and `deliver_due` every `interval` seconds, or at once when woken, until stopped."""
 
     def __init__(
-        self, session_factory: sessionmaker[Session], transport: MailTransport, *, interval: float = DEFAULT_INTERVAL
+        self,
+        session_factory: sessionmaker[Session],
+        transport: MailTransport,
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        chores: Sequence[Chore] = (),
     ) -> None:
         self.session_factory = session_factory
         self.transport = transport
         self.interval = interval
+        self.chores = tuple(chores)
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
@@ -68,6 +80,7 @@ class MailSender:
         try:
             while not self._stopping:
                 self._wakeup.clear()
+                await self._do_chores()
                 try:
                     await _deliver(
                         self.session_factory,
@@ -83,6 +96,14 @@ class MailSender:
                         await asyncio.wait_for(self._wakeup.wait(), self.interval)
         finally:
             self._loop = None
+
+    async def _do_chores(self) -> None:
+        """Each chore once; a failing one is logged and does not keep the letters from going out."""
+        for chore in self.chores:
+            try:
+                await anyio.to_thread.run_sync(chore, utcnow())
+            except Exception:
+                logger.exception("Рассылка: сбой фоновой задачи, следующая попытка через %s с.", self.interval)
 
     def stop(self) -> None:
         """Ask `run()` to return; safe to call from any thread or a signal handler."""
@@ -121,10 +142,23 @@ async def _deliver(
         for message_id in due:
             if stopping():
                 break
-            claimed = await _in_transaction(session_factory, partial(outbox.claim, message_id=message_id, now=now()))
+            claimed = await _in_transaction(session_factory, partial(_claim_live, message_id=message_id, now=now()))
             if claimed is not None:
                 sent += await _send(session_factory, transport, claimed, now)
     return sent
+
+
+def _claim_live(session: Session, message_id: int, now: datetime) -> outbox.ClaimedMessage | None:
+    """Claim a due message, or drop it when its invitation is no longer live; None when there is nothing to send."""
+    message = outbox.claim(session, message_id, now=now)
+    if message is None or message.invitation_id is None:
+        return message
+    reason = void_letter_reason(session, message.invitation_id, now)
+    if reason is None:
+        return message
+    outbox.drop(session, message, reason=reason)
+    logger.info("Письмо №%s для %s: %s", message.id, message.recipient, reason)
+    return None
 
 
 async def _send(

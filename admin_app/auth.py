@@ -92,7 +92,7 @@ class AdminAuth(AuthenticationBackend):
         request.session.clear()
         request.session.update(
             uid=user.id,
-            auth=self._auth_digest(user.password_hash),
+            auth=_auth_digest(self.settings, user.password_hash),
             iat=int(time.time()),
             remember=form.get("remember") in ("on", "1", "true"),
         )
@@ -155,13 +155,19 @@ class AdminAuth(AuthenticationBackend):
             user = session.get(User, uid, options=[joinedload(User.role)])
             if user is None or not user.is_active:
                 return None
-            if not hmac.compare_digest(digest, self._auth_digest(user.password_hash)):
+            if not hmac.compare_digest(digest, _auth_digest(self.settings, user.password_hash)):
                 return None
             return CurrentUser.of(user)
 
-    def _auth_digest(self, password_hash: str) -> str:
-        key = hashlib.sha256(f"session-auth:{self.settings.secret_key}".encode()).digest()
-        return hmac.new(key, password_hash.encode(), hashlib.sha256).hexdigest()
+
+def keep_session_after_password_change(request: Request, password_hash: str, settings: Settings) -> None:
+    """The browser that changed its own password stays logged in; the user's other sessions end."""
+    request.session["auth"] = _auth_digest(settings, password_hash)
+
+
+def _auth_digest(settings: Settings, password_hash: str) -> str:
+    key = hashlib.sha256(f"session-auth:{settings.secret_key}".encode()).digest()
+    return hmac.new(key, password_hash.encode(), hashlib.sha256).hexdigest()
 
 
 def post_only_logout(admin: Admin) -> None:

@@ -3,7 +3,8 @@
 Each entry of PATCHES replaces one exact snippet of SQLAdmin 0.32's templates:
 English its `ru` catalog does not cover, the display of a form-level CSRF
 error (the token field is hidden, so SQLAdmin would show nothing), and logout
-as a POST form carrying the CSRF token instead of a GET link.
+as a POST form carrying the CSRF token instead of a GET link, with the user's
+login beside it as a link to «Профиль».
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ LOGOUT_LINK = """<a href="{{ request.url_for('admin:logout') }}" class="btn btn-
         <span class="me-2">{{ _("Logout") }}</span>
         <i class="fa fa-sign-out"></i>
       </a>"""
-LOGOUT_FORM = """<form method="post" action="{{ request.url_for('admin:logout') }}" class="m-2">
+LOGOUT_FORM = """{% if request.state.user is defined %}
+      <a href="{{ request.url_for('admin:view-profile') }}" class="btn btn-ghost-light m-2 px-2" title="Профиль">
+        <i class="fa-solid fa-id-card me-2"></i><span>{{ request.state.user.username }}</span>
+      </a>
+      {% endif %}
+      <form method="post" action="{{ request.url_for('admin:logout') }}" class="m-2">
         <input type="hidden" name="csrf_token" value="{{ csrf_token(request) }}">
         <button type="submit" class="btn btn-secondary btn-icon w-100 px-2">
           <span class="me-2">{{ _("Logout") }}</span><i class="fa fa-sign-out"></i>

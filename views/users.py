@@ -3,18 +3,28 @@ from this form; the password hash is never shown or editable; deactivation repla
 
 Operators manage everyone. A municipal coordinator manages the users of their municipality
 whose roles they may invite (experts, school coordinators): name, e-mail and activity only.
-Nobody changes their own role, scope or activity."""
+Nobody changes their own role, scope or activity (rules: admin_app.user_activity).
+
+GET /admin/user/action/deactivate?pks=1,2   «Отключить»: the users are out at once
+GET /admin/user/action/activate?pks=1,2     «Включить»
+Both act only on the managed users among `pks`, say what they did in a flash message and go back."""
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, select
+import anyio.to_thread
+from sqladmin import action
+from sqladmin.flash import Flash
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import object_session
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from wtforms import Form
 
-from admin_app.accounts import normalize_email
-from admin_app.invitations import invitable_roles
+from admin_app.accounts import AccountError, normalize_email
 from admin_app.request_context import current_request
-from models import Role, User
+from admin_app.user_activity import ActivityOutcome, address_refusal, managed_users, set_active
+from models import User, is_row_id
 from views.scoped import ScopedView
 
 OWN_FIELDS = ("role", "municipality", "organization", "is_active")
@@ -66,11 +76,7 @@ class UserAdmin(ScopedView, model=User):
     form_args = {column.key: {"label": label} for column, label in LABELS.items()}
 
     def scope_filter(self, request: Request) -> ColumnElement[bool] | None:
-        clause = super().scope_filter(request)
-        if clause is None:
-            return None
-        managed = select(Role.id).where(Role.code.in_(invitable_roles(request.state.user)))
-        return and_(clause, User.role_id.in_(managed))
+        return managed_users(request.state.user)
 
     async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
         form = await super().scaffold_form(rules)
@@ -85,3 +91,64 @@ class UserAdmin(ScopedView, model=User):
             for name in OWN_FIELDS:
                 data.pop(name, None)
         data["email"] = normalize_email(data.get("email") or "")
+        if data.get("is_active", model.is_active):
+            refusal = address_refusal(object_session(model), data["email"], user_id=model.id)
+            if refusal is not None:
+                raise AccountError(refusal)
+
+    @action(
+        "deactivate",
+        label="Отключить",
+        confirmation_message="Отключить выбранных пользователей? Они сразу выйдут из системы и не смогут войти.",
+        add_in_list=True,
+        add_in_detail=True,
+    )
+    async def deactivate(self, request: Request) -> Response:
+        return await self._set_active(request, active=False)
+
+    @action(
+        "activate",
+        label="Включить",
+        confirmation_message="Включить выбранных пользователей? Они снова смогут входить в систему.",
+        add_in_list=True,
+        add_in_detail=True,
+    )
+    async def activate(self, request: Request) -> Response:
+        return await self._set_active(request, active=True)
+
+    async def _set_active(self, request: Request, *, active: bool) -> Response:
+        ids = [int(pk) for pk in request.query_params.get("pks", "").split(",") if is_row_id(pk)]
+        outcome = await anyio.to_thread.run_sync(self._apply, request, ids, active)
+        message = _summary(outcome, active=active)
+        if outcome.changed and not outcome.refused:
+            Flash.success(request, message)
+        else:
+            Flash.warning(request, message)
+        return RedirectResponse(_back(request), status_code=302)
+
+    def _apply(self, request: Request, ids: list[int], active: bool) -> ActivityOutcome:
+        with request.app.state.session_factory.begin() as session:
+            return set_active(session, request.state.user, ids, active=active)
+
+
+def _summary(outcome: ActivityOutcome, *, active: bool) -> str:
+    """One Russian message: what changed, what already was so, what was refused and why, what was not found."""
+    done, already = ("Включены", "Уже были включены") if active else ("Отключены", "Уже были отключены")
+    parts = [
+        f"{label}: {', '.join(names)}."
+        for label, names in ((done, outcome.changed), (already, outcome.unchanged))
+        if names
+    ]
+    parts += [f"{username}: {reason}" for username, reason in outcome.refused]
+    if outcome.not_found:
+        parts.append(f"Не найдено среди ваших пользователей: {outcome.not_found}.")
+    return " ".join(parts) or "Не выбран ни один пользователь."
+
+
+def _back(request: Request) -> str:
+    """The users' page the action was started from (the list with its filters, or a user's details)."""
+    users = request.url_for("admin:list", identity="user").path.removesuffix("list")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.path.startswith(users) and "/action/" not in referer.path:
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return str(request.url_for("admin:list", identity="user"))

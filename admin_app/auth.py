@@ -28,6 +28,7 @@ from starlette.templating import Jinja2Templates
 
 from admin_app.accounts import find_user_by_login
 from admin_app.csrf import csrf_token_valid
+from admin_app.flash_keeper import FlashKeeper
 from admin_app.passwords import dummy_hash, verify_password
 from admin_app.request_context import current_request
 from admin_app.session_cookie import BrowserSessionCookie
@@ -77,6 +78,7 @@ class AdminAuth(AuthenticationBackend):
             https_only=settings.is_https,
         )
         self.middlewares.insert(0, Middleware(BrowserSessionCookie, cookie_name=SESSION_COOKIE))
+        self.middlewares.append(Middleware(FlashKeeper))
         self.settings = settings
         self.session_factory = session_factory
         self.templates: Jinja2Templates | None = None

@@ -139,3 +139,17 @@ def test_municipal_coordinator_cabinet_has_the_seed_blocks(client, make_user, se
     ):
         assert text in cabinet
     assert 'href="http://127.0.0.1:8000/admin/mailing"' in cabinet
+
+
+def test_two_messages_in_a_row_are_both_shown(client, operator, make_user, session_factory) -> None:
+    """Two actions before any page is shown: the page then shows both messages, not only the first."""
+    with session_factory() as session:
+        municipality = session.scalar(select(Municipality.id).where(Municipality.name == "Томский район"))
+    first = make_user("first_expert", role=RoleCode.EXPERT, municipality_id=municipality)
+    second = make_user("second_expert", role=RoleCode.EXPERT, municipality_id=municipality)
+    for user in (first, second):
+        response = client.get(f"/admin/user/action/deactivate?pks={user.id}", follow_redirects=False)
+        assert response.status_code == 302
+    page = client.get("/admin/user/list").text
+    assert "Отключены: first_expert." in page
+    assert "Отключены: second_expert." in page

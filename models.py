@@ -43,7 +43,8 @@ MAX_ROW_ID = 2**31 - 1  # every id column is a 32-bit INTEGER
 
 def is_row_id(value: str) -> bool:
     """Whether `value`, as it comes in a URL, can be the id of a row at all."""
-    return value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ROW_ID
+    # The length check comes first: Python refuses to convert a string of more than 4300 digits.
+    return len(value) <= len(str(MAX_ROW_ID)) and value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ROW_ID
 
 
 def utcnow() -> datetime:

@@ -27,6 +27,8 @@ PASSWORD_RULES = (
     "не совпадает с именем пользователя; можно использовать русские буквы."
 )
 
+PASSWORDS_DIFFER = "Пароль и подтверждение не совпадают."
+
 
 class AccountError(ValueError):
     """A rule is broken; the message is shown to the user as is."""

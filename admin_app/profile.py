@@ -18,7 +18,7 @@ from datetime import datetime
 import anyio.to_thread
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from admin_app.accounts import AccountError, check_password, normalize_email
+from admin_app.accounts import PASSWORDS_DIFFER, AccountError, check_password, normalize_email
 from admin_app.dates import format_datetime
 from admin_app.mail.letters import email_changed_letter
 from admin_app.mail.outbox import enqueue
@@ -32,7 +32,6 @@ FULL_NAME_MAX_LENGTH = 200
 FULL_NAME_TOO_LONG = f"ФИО: не длиннее {FULL_NAME_MAX_LENGTH} символов."
 CURRENT_PASSWORD_MISSING = "Введите текущий пароль."
 CURRENT_PASSWORD_WRONG = "Текущий пароль введён неверно."
-CONFIRMATION_MISMATCH = "Пароль и подтверждение не совпадают."
 OPERATOR_PLACE = "все муниципалитеты"
 
 
@@ -107,7 +106,7 @@ async def change_password(
     except AccountError as error:
         errors["password"] = str(error)
     if "password" not in errors and form.password != form.password_confirm:
-        errors["password_confirm"] = CONFIRMATION_MISMATCH
+        errors["password_confirm"] = PASSWORDS_DIFFER
     if problem := await _current_password_problem(profile, form.current_password):
         errors["current_password"] = problem
     if errors:

@@ -49,6 +49,7 @@ from admin_app.csrf import STALE_FORM
 from admin_app.dates import format_date, format_datetime
 from admin_app.mail.letters import application_received_letter
 from admin_app.mail.outbox import enqueue
+from admin_app.mail.sender import wake_sender
 from admin_app.public_templates import templates
 from admin_app.tokens import make_token, token_hash
 from models import (
@@ -100,8 +101,7 @@ async def submit_page(request: Request) -> Response:
         except ApplicationError as error:
             errors[error.field or "form"] = str(error)
         else:
-            if request.app.state.mail_sender is not None:
-                request.app.state.mail_sender.wake()
+            wake_sender(request.app.state)
             response = _render(request, "public/application_submitted.html", {"email": email})
             response.delete_cookie(FORM_COOKIE, path=SUBMIT_PATH, secure=settings.is_https, samesite="strict")
             return response

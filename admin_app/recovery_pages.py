@@ -33,8 +33,9 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from admin_app.accounts import PASSWORD_RULES, AccountError, check_password, normalize_email
+from admin_app.accounts import PASSWORD_RULES, PASSWORDS_DIFFER, AccountError, check_password, normalize_email
 from admin_app.csrf import STALE_FORM
+from admin_app.mail.sender import wake_sender
 from admin_app.passwords import hash_password_async
 from admin_app.public_applications import FORM_TTL_SECONDS, form_token_valid, new_form_token
 from admin_app.public_templates import templates
@@ -58,7 +59,6 @@ FORM_COOKIE = "recovery_form"
 MAX_TYPED = 254  # the longest address; a login is shorter
 NO_LOGIN = "Введите имя пользователя или адрес электронной почты."
 NO_EMAIL = "Введите адрес электронной почты."
-PASSWORDS_DIFFER = "Пароль и подтверждение не совпадают."
 
 Work = Callable[..., object]  # called as work(session, now=…) in a transaction of its own
 
@@ -118,7 +118,7 @@ async def reset_password_page(request: Request) -> Response:
         await anyio.to_thread.run_sync(_reset, request, key, password_hash)
     except ResetRefused as refused:
         return _problem(request, refused.problem)
-    _wake_mail_sender(request)
+    wake_sender(request.app.state)
     return _render(request, "public/reset_password_done.html", {"username": page.username})
 
 
@@ -170,7 +170,7 @@ def _answer(request: Request, name: str, work: Work) -> Response:
 
 async def _queue_letters(request: Request, work: Work) -> None:
     if await anyio.to_thread.run_sync(_in_transaction, request, work):
-        _wake_mail_sender(request)
+        wake_sender(request.app.state)
 
 
 def _in_transaction(request: Request, work: Work) -> object:
@@ -210,12 +210,6 @@ def _reset(request: Request, key: str, password_hash: str) -> None:
 def _problem(request: Request, problem: ResetProblem) -> Response:
     status = 404 if problem is ResetProblem.UNKNOWN else 410
     return _render(request, "public/reset_password_problem.html", {"message": RESET_PROBLEM_MESSAGES[problem]}, status)
-
-
-def _wake_mail_sender(request: Request) -> None:
-    """Send the new letter now rather than at the sender's next pass (when this process sends mail)."""
-    if request.app.state.mail_sender is not None:
-        request.app.state.mail_sender.wake()
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:

@@ -18,7 +18,14 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from admin_app.accounts import PASSWORD_RULES, USERNAME_RULES, AccountError, check_password, check_username
+from admin_app.accounts import (
+    PASSWORD_RULES,
+    PASSWORDS_DIFFER,
+    USERNAME_RULES,
+    AccountError,
+    check_password,
+    check_username,
+)
 from admin_app.invitations import (
     KEY_PROBLEM_MESSAGES,
     InvitationError,
@@ -99,7 +106,7 @@ def _form_errors(form: Any, values: dict[str, str], settings: Settings, key: str
         except AccountError as error:
             errors[field] = str(error)
     if "password" not in errors and password != str(form.get("password_confirm", "")):
-        errors["password_confirm"] = "Пароль и подтверждение не совпадают."
+        errors["password_confirm"] = PASSWORDS_DIFFER
     if needs_municipality and not values["municipality_id"].isdigit():
         errors["municipality_id"] = "Выберите муниципалитет из списка."
     return errors

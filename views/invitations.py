@@ -35,20 +35,19 @@ from admin_app.invitations import (
     status_clause,
     status_of,
 )
+from admin_app.mail.sender import wake_sender
 from models import (
     DELIVERY_STATE_LABELS,
-    MAX_ROW_ID,
     ROLE_NAMES,
     DeliveryState,
     Invitation,
     Role,
     RoleCode,
-    is_row_id,
     utcnow,
 )
+from views.actions import back_to, selected_ids
 from views.csv_export import csv_response
 from views.filters import ChoiceFilter
-from views.mailing import _wake_mail_sender
 from views.scoped import ScopedView
 
 LABELS = {
@@ -197,7 +196,7 @@ class InvitationAdmin(ScopedView, model=Invitation):
         return await self._act(request, partial(revoke_invitation, now=utcnow()), done="Отозвано")
 
     async def _act(self, request: Request, change: Change, *, done: str) -> Response:
-        ids, malformed = _selected_ids(request.query_params.get("pks", ""))
+        ids, malformed = selected_ids(request)
         if not ids and not malformed:
             Flash.error(request, "Выберите приглашения в списке.")
         elif len(ids) + malformed > MAX_SELECTED:
@@ -206,9 +205,9 @@ class InvitationAdmin(ScopedView, model=Invitation):
             outcome = await anyio.to_thread.run_sync(self._change_each, request, ids, change)
             outcome.missing += malformed
             if outcome.done:
-                _wake_mail_sender(request)
+                wake_sender(request.app.state)
             _flash_outcome(request, outcome, done)
-        return RedirectResponse(_back(request), status_code=302)
+        return RedirectResponse(back_to(request, self.identity), status_code=302)
 
     def _change_each(self, request: Request, ids: set[int], change: Change) -> Outcome:
         """Apply `change` to each selected invitation of the viewer's scope, each in a transaction of its own."""
@@ -237,17 +236,6 @@ class Outcome:
     missing: int = 0
 
 
-def _selected_ids(pks: str) -> tuple[set[int], int]:
-    """The row ids in SQLAdmin's `pks` (comma-separated, possibly empty) and how many items are no id at all."""
-    items = [item.strip() for item in pks.split(",") if item.strip()]
-    return {int(item) for item in items if _row_id(item)}, sum(not _row_id(item) for item in items)
-
-
-def _row_id(item: str) -> bool:
-    # is_row_id converts before it compares, and Python refuses to convert more than 4300 digits.
-    return len(item) <= len(str(MAX_ROW_ID)) and is_row_id(item)
-
-
 def _flash_outcome(request: Request, outcome: Outcome, done: str) -> None:
     skipped = sum(len(emails) for emails in outcome.refused.values()) + outcome.missing
     parts = [f"{done}: {len(outcome.done)}" + (f" ({_addresses(outcome.done)})." if outcome.done else ".")]
@@ -268,11 +256,3 @@ def _flash_outcome(request: Request, outcome: Outcome, done: str) -> None:
 def _addresses(emails: list[str]) -> str:
     listed = ", ".join(emails[:LISTED_ADDRESSES])
     return listed if len(emails) <= LISTED_ADDRESSES else f"{listed} и ещё {len(emails) - LISTED_ADDRESSES}"
-
-
-def _back(request: Request) -> str:
-    """The panel page the action was started from (the list with its filters, or the details), else the list."""
-    referer = request.headers.get("referer", "")
-    if referer.startswith(str(request.url_for("admin:index"))) and "/action/" not in referer:
-        return referer
-    return str(request.url_for("admin:list", identity="invitation"))

@@ -52,6 +52,7 @@ from admin_app.invitations import (
     resend_invitation,
 )
 from admin_app.mail.letters import invitation_template_preview
+from admin_app.mail.sender import wake_sender
 from models import ROLE_NAMES, Municipality, Organization, RoleCode, is_row_id, utcnow
 from settings import Settings
 
@@ -83,7 +84,7 @@ class MailingView(BaseView):
             )
         except InvitationError as error:
             return await self._form(request, values, {error.field or "form": str(error)}, status_code=400)
-        _wake_mail_sender(request)
+        wake_sender(request.app.state)
         Flash.success(request, f"Приглашение для {email} поставлено в очередь на отправку.")
         return RedirectResponse(request.url_for("admin:view-mailing"), status_code=302)
 
@@ -98,7 +99,7 @@ class MailingView(BaseView):
             try:
                 invitation_id = int(request.path_params["invitation_id"])
                 email = await anyio.to_thread.run_sync(self._resend, request, invitation_id)
-                _wake_mail_sender(request)
+                wake_sender(request.app.state)
                 Flash.success(request, f"Приглашение для {email} отправлено повторно с новой ссылкой.")
             except InvitationNotFound:
                 raise HTTPException(status_code=404) from None
@@ -145,7 +146,7 @@ class MailingView(BaseView):
         except NotAllReady as not_all:
             error = "Не все строки готовы к отправке, поэтому ничего не отправлено. Отправьте только готовые строки."
             return await self._bulk_preview(request, rows, not_all.checked, error=error, status_code=409)
-        _wake_mail_sender(request)
+        wake_sender(request.app.state)
         context = {"title": "Приглашения списком: результат", "rows": checked, "sent": _ready(checked)}
         return await self.templates.TemplateResponse(request, "mailing/bulk_result.html", context)
 
@@ -277,12 +278,6 @@ FIELDS = ("role", "email", "municipality_id", "organization_id")
 BULK_CHOICE_FIELDS = ("role", "municipality_id", "organization_id")
 BULK_MODES = ("all", "valid")
 FORM_OVERHEAD = 64 * 1024  # bytes of the bulk form besides its file or list
-
-
-def _wake_mail_sender(request: Request) -> None:
-    """Send the new letter now rather than at the sender's next pass (when this process sends mail)."""
-    if request.app.state.mail_sender is not None:
-        request.app.state.mail_sender.wake()
 
 
 def _declared_length(request: Request) -> int:

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from admin_app.accounts import PASSWORD_RULES
 from admin_app.auth import keep_session_after_password_change
 from admin_app.csrf import STALE_FORM, csrf_token_valid
+from admin_app.mail.sender import wake_sender
 from admin_app.profile import (
     FULL_NAME_MAX_LENGTH,
     ContactsForm,
@@ -55,7 +56,7 @@ class ProfileView(BaseView):
         except ProfileError as error:
             return await self._page(request, contacts=values, contacts_errors=error.errors, status_code=400)
         if email_changed:
-            _send_letters_now(request)
+            wake_sender(request.app.state)
             Flash.success(request, "Данные сохранены. На прежний адрес отправлено уведомление о смене адреса.")
         else:
             Flash.success(request, "Данные сохранены.")
@@ -79,7 +80,7 @@ class ProfileView(BaseView):
         except ProfileError as error:
             return await self._page(request, password_errors=error.errors, status_code=400)
         keep_session_after_password_change(request, password_hash, state.settings)
-        _send_letters_now(request)
+        wake_sender(request.app.state)
         Flash.success(
             request,
             "Пароль изменён. Остальные входы в систему с вашей учётной записью завершены; "
@@ -112,9 +113,3 @@ class ProfileView(BaseView):
 def _text(form: FormData, name: str) -> str:
     value = form.get(name, "")
     return value if isinstance(value, str) else ""
-
-
-def _send_letters_now(request: Request) -> None:
-    """Send the new letter now rather than at the sender's next pass (when this process sends mail)."""
-    if request.app.state.mail_sender is not None:
-        request.app.state.mail_sender.wake()

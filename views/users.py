@@ -10,7 +10,6 @@ GET /admin/user/action/activate?pks=1,2     «Включить»
 Both act only on the managed users among `pks`, say what they did in a flash message and go back."""
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio.to_thread
 from sqladmin import action
@@ -24,7 +23,8 @@ from wtforms import Form
 from admin_app.accounts import AccountError, normalize_email
 from admin_app.request_context import current_request
 from admin_app.user_activity import ActivityOutcome, address_refusal, managed_users, set_active
-from models import User, is_row_id
+from models import User
+from views.actions import back_to, selected_ids
 from views.scoped import ScopedView
 
 OWN_FIELDS = ("role", "municipality", "organization", "is_active")
@@ -117,16 +117,17 @@ class UserAdmin(ScopedView, model=User):
         return await self._set_active(request, active=True)
 
     async def _set_active(self, request: Request, *, active: bool) -> Response:
-        ids = [int(pk) for pk in request.query_params.get("pks", "").split(",") if is_row_id(pk)]
+        ids, malformed = selected_ids(request)
         outcome = await anyio.to_thread.run_sync(self._apply, request, ids, active)
+        outcome.not_found += malformed
         message = _summary(outcome, active=active)
         if outcome.changed and not outcome.refused:
             Flash.success(request, message)
         else:
             Flash.warning(request, message)
-        return RedirectResponse(_back(request), status_code=302)
+        return RedirectResponse(back_to(request, self.identity), status_code=302)
 
-    def _apply(self, request: Request, ids: list[int], active: bool) -> ActivityOutcome:
+    def _apply(self, request: Request, ids: set[int], active: bool) -> ActivityOutcome:
         with request.app.state.session_factory.begin() as session:
             return set_active(session, request.state.user, ids, active=active)
 
@@ -143,12 +144,3 @@ def _summary(outcome: ActivityOutcome, *, active: bool) -> str:
     if outcome.not_found:
         parts.append(f"Не найдено среди ваших пользователей: {outcome.not_found}.")
     return " ".join(parts) or "Не выбран ни один пользователь."
-
-
-def _back(request: Request) -> str:
-    """The users' page the action was started from (the list with its filters, or a user's details)."""
-    users = request.url_for("admin:list", identity="user").path.removesuffix("list")
-    referer = urlsplit(request.headers.get("referer", ""))
-    if referer.path.startswith(users) and "/action/" not in referer.path:
-        return referer.path + (f"?{referer.query}" if referer.query else "")
-    return str(request.url_for("admin:list", identity="user"))

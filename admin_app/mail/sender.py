@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import State
 
 from admin_app.invitations import void_letter_reason
 from admin_app.mail import outbox
@@ -49,6 +50,14 @@ async def deliver_due(
     (PermanentMailError) makes the message dead at once.
     """
     return await _deliver(session_factory, transport, now=now, batch=batch, stopping=lambda: False)
+
+
+def wake_sender(state: State) -> None:
+    """Send new letters now rather than at the next pass, when this process runs a sender
+    (`state` is the application's: `serve` runs one, tests and `--no-mail` runs may not)."""
+    sender = getattr(state, "mail_sender", None)
+    if sender is not None:
+        sender.wake()
 
 
 class MailSender:

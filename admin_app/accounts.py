@@ -57,6 +57,15 @@ def check_password(password: str, username: str) -> str:
     return password
 
 
+def new_password_errors(password: str, confirmation: str, username: str) -> dict[str, str]:
+    """What is wrong with a new password and its confirmation, by form field; empty when nothing is."""
+    try:
+        check_password(password, username)
+    except AccountError as error:
+        return {"password": str(error)}
+    return {} if password == confirmation else {"password_confirm": PASSWORDS_DIFFER}
+
+
 def find_user_by_login(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
 

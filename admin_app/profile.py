@@ -18,7 +18,7 @@ from datetime import datetime
 import anyio.to_thread
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from admin_app.accounts import PASSWORDS_DIFFER, AccountError, check_password, normalize_email
+from admin_app.accounts import AccountError, new_password_errors, normalize_email
 from admin_app.dates import format_datetime
 from admin_app.mail.letters import email_changed_letter
 from admin_app.mail.outbox import enqueue
@@ -100,13 +100,7 @@ async def change_password(
 ) -> str:
     """Store a new password and return its hash (the caller keeps its own session signed in with it)."""
     profile = await load_profile(factory, user_id)
-    errors: dict[str, str] = {}
-    try:
-        check_password(form.password, profile.username)
-    except AccountError as error:
-        errors["password"] = str(error)
-    if "password" not in errors and form.password != form.password_confirm:
-        errors["password_confirm"] = PASSWORDS_DIFFER
+    errors = new_password_errors(form.password, form.password_confirm, profile.username)
     if problem := await _current_password_problem(profile, form.current_password):
         errors["current_password"] = problem
     if errors:

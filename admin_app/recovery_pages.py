@@ -33,7 +33,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from admin_app.accounts import PASSWORD_RULES, PASSWORDS_DIFFER, AccountError, check_password, normalize_email
+from admin_app.accounts import PASSWORD_RULES, AccountError, new_password_errors, normalize_email
 from admin_app.csrf import STALE_FORM
 from admin_app.mail.sender import wake_sender
 from admin_app.passwords import hash_password_async
@@ -182,15 +182,7 @@ def _password_errors(form: FormData, settings: Settings, key: str, username: str
     errors: dict[str, str] = {}
     if not hmac.compare_digest(str(form.get("csrf_token", "")), form_token(settings, key)):
         errors["form"] = STALE_KEY_FORM
-    password = str(form.get("password", ""))
-    try:
-        check_password(password, username)
-    except AccountError as error:
-        errors["password"] = str(error)
-    else:
-        if password != str(form.get("password_confirm", "")):
-            errors["password_confirm"] = PASSWORDS_DIFFER
-    return errors
+    return errors | new_password_errors(str(form.get("password", "")), str(form.get("password_confirm", "")), username)
 
 
 def _load_reset(request: Request, key: str) -> ResetPage:

@@ -18,14 +18,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from admin_app.accounts import (
-    PASSWORD_RULES,
-    PASSWORDS_DIFFER,
-    USERNAME_RULES,
-    AccountError,
-    check_password,
-    check_username,
-)
+from admin_app.accounts import PASSWORD_RULES, USERNAME_RULES, AccountError, check_username, new_password_errors
 from admin_app.invitations import (
     KEY_PROBLEM_MESSAGES,
     InvitationError,
@@ -96,17 +89,12 @@ def _form_errors(form: Any, values: dict[str, str], settings: Settings, key: str
     errors: dict[str, str] = {}
     if not hmac.compare_digest(str(form.get("csrf_token", "")), form_token(settings, key)):
         errors["form"] = STALE_FORM
-    password = str(form.get("password", ""))
-    for field, check in (
-        ("username", lambda: check_username(values["username"])),
-        ("password", lambda: check_password(password, values["username"])),
-    ):
-        try:
-            check()
-        except AccountError as error:
-            errors[field] = str(error)
-    if "password" not in errors and password != str(form.get("password_confirm", "")):
-        errors["password_confirm"] = PASSWORDS_DIFFER
+    try:
+        check_username(values["username"])
+    except AccountError as error:
+        errors["username"] = str(error)
+    password, confirmation = str(form.get("password", "")), str(form.get("password_confirm", ""))
+    errors |= new_password_errors(password, confirmation, values["username"])
     if needs_municipality and not values["municipality_id"].isdigit():
         errors["municipality_id"] = "Выберите муниципалитет из списка."
     return errors

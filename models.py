@@ -111,6 +111,7 @@ class DeliveryState(enum.StrEnum):
     RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # the letter was given up unsent: its invitation was revoked or expired
 
 
 DELIVERY_STATE_LABELS = {
@@ -118,6 +119,7 @@ DELIVERY_STATE_LABELS = {
     DeliveryState.RETRYING: "Не отправлено, повторим",
     DeliveryState.SENT: "Отправлено",
     DeliveryState.FAILED: "Ошибка отправки",
+    DeliveryState.CANCELLED: "Письмо отменено",
 }
 
 

@@ -403,6 +403,7 @@ def accept_invitation(
             username=username,
             email=invitation.email,
             password_hash=password_hash,
+            full_name=invitation.full_name,
             municipality_id=municipality_id,
             organization_id=invitation.organization_id,
         )

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from admin_app.app import create_app
-from models import Invitation, OutboxMessage
+from models import Invitation, OutboxMessage, User
 from settings import load_settings
 from tests.conftest import BASE_URL, TEST_SECRET_KEY, csrf_from, env_for, log_in, log_out
 from tests.invitation_helpers import LINK, add_organization, invite, municipality_id, register
@@ -359,6 +359,10 @@ def test_the_letters_arrive_by_smtp_with_links_that_register(
         assert "Регистрация завершена" in page.text, text_of(page.text)
     time.sleep(0.2)
     assert len(smtp_server.messages) == 2, "a letter to the broken address or a second letter went out"
+    with session_factory() as session:
+        names = {row.username: row.full_name for row in session.execute(select(User.username, User.full_name))}
+    assert names["petrov"] == "Петров Пётр", "the full name from the file is the new user's"
+    assert names["school.head"] == ""
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -179,6 +179,7 @@ def test_a_revoked_invitation_is_refused_and_its_queued_letter_never_sent(
     assert deliver(session_factory, settings) == 0
     assert smtp_server.messages == []
     assert_refused(invitee, queued_link, 410, "Приглашение отозвано")
+    assert "Письмо отменено" in html.unescape(operator_client.get(details).text)
 
     again = act(operator_client, "revoke", str(invited))
     assert "Отозвано: 0. Пропущено: 1. " in again and f"{EMAIL} — Приглашение уже отозвано." in again

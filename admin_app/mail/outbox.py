@@ -90,15 +90,16 @@ def drop_pending(session: Session, invitation_id: int, *, reason: str, keep: int
 
     A letter being sent right now is given up too; its outcome is then not recorded (`_finish`).
     """
-    stale = [OutboxMessage.invitation_id == invitation_id]
     if keep is not None:
-        stale.append(OutboxMessage.id != keep)
-    _give_up(session, *stale, reason=reason)
+        _give_up(session, OutboxMessage.invitation_id == invitation_id, OutboxMessage.id != keep, reason=reason)
+    elif _give_up(session, OutboxMessage.invitation_id == invitation_id, reason=reason):
+        _set_delivery_state(session, invitation_id, DeliveryState.CANCELLED)
 
 
 def drop(session: Session, message: ClaimedMessage, *, reason: str) -> None:
     """Give up a claimed message unsent (its invitation is no longer live)."""
-    _give_up(session, OutboxMessage.id == message.id, reason=reason)
+    if _give_up(session, OutboxMessage.id == message.id, reason=reason):
+        _set_delivery_state(session, message.invitation_id, DeliveryState.CANCELLED)
 
 
 def due_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
@@ -203,14 +204,15 @@ def count_by_status(session: Session) -> dict[OutboxStatus, int]:
     return counts
 
 
-def _give_up(session: Session, *where: ColumnElement[bool], reason: str) -> None:
-    """Pending messages matching `where` become dead with `reason`; the body goes: it holds a link with a key."""
-    session.execute(
+def _give_up(session: Session, *where: ColumnElement[bool], reason: str) -> int:
+    """Pending messages matching `where` become dead with `reason`; the body goes: it holds a link with a key.
+    Returns how many there were."""
+    return session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.PENDING, *where)
         .values(status=OutboxStatus.DEAD, last_error=reason, body_text=None, body_html=None)
         .execution_options(synchronize_session=False)
-    )
+    ).rowcount
 
 
 def _finish(session: Session, message: ClaimedMessage, **values: object) -> bool:

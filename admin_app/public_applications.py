@@ -9,22 +9,13 @@ URL map:
 The status key comes from admin_app.tokens: it is shown once, in the letter (which the outbox blanks once sent),
 and the database keeps only its SHA-256 (`applications.status_key_hash`).
 
-CSRF without a session. The page is public and has no session to keep a synchronizer token in, so the form carries
-a double-submit pair bound to the browser that loaded it: a random nonce and an expiry go into a short-lived cookie
-(HttpOnly, SameSite=Strict, Path=/Application/Submit, Secure under https) signed with an HMAC, and the hidden field
-`csrf_token` is another HMAC of the same nonce. A POST passes only if the cookie's signature holds, it has not
-expired, and the field belongs to its nonce. Another site can neither read the field (same-origin policy) nor read,
-set or forge the cookie (HttpOnly, SameSite, the signature). A cookie-less token (an HMAC of a nonce and a time in
-the field alone) would not do: anyone may load the page and carry its token into a forged form. The app-wide
-CrossSiteGuard refuses cross-site POSTs besides. The cookie is deleted after a successful submission.
+CSRF without a session: the double-submit pair of admin_app.public_form_tokens, its cookie limited to
+/Application/Submit and deleted after a successful submission.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
-import secrets
 import time
 from datetime import datetime
 from itertools import groupby
@@ -50,6 +41,7 @@ from admin_app.dates import format_date, format_datetime
 from admin_app.mail.letters import application_received_letter
 from admin_app.mail.outbox import enqueue
 from admin_app.mail.sender import wake_sender
+from admin_app.public_form_tokens import new_form_token, set_form_cookie, submitted_form_valid
 from admin_app.public_templates import templates
 from admin_app.tokens import make_token, token_hash
 from models import (
@@ -67,7 +59,6 @@ from settings import Settings
 SUBMIT_PATH = "/Application/Submit"
 STATUS_PATH = "/Application/Status"
 FORM_COOKIE = "application_form"
-FORM_TTL_SECONDS = 2 * 3600  # long enough to fill the form in, short enough not to linger
 MAX_KEY_LENGTH = 100  # keys from make_token are 32 characters
 MAX_TYPED = 300  # what is kept of a typed value: more than any column holds, so a too long value is reported
 PUBLIC_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
@@ -92,8 +83,7 @@ async def submit_page(request: Request) -> Response:
     form = await request.form()
     values = _typed_values(form)
     errors: dict[str, str] = {}
-    cookie, token = request.cookies.get(FORM_COOKIE, ""), str(form.get("csrf_token", ""))
-    if not form_token_valid(settings, cookie, token, time.time()):
+    if not submitted_form_valid(request, form, FORM_COOKIE):
         errors["form"] = STALE_FORM
     if not errors:
         try:
@@ -142,31 +132,6 @@ def find_by_status_key(session: Session, key: str) -> Application | None:
     return session.scalar(select(Application).where(Application.status_key_hash == token_hash(key)))
 
 
-def new_form_token(settings: Settings, now: float) -> tuple[str, str]:
-    """A fresh (cookie value, hidden field value) pair, valid for FORM_TTL_SECONDS from `now`."""
-    nonce = secrets.token_urlsafe(16)
-    signed = f"{nonce}.{int(now) + FORM_TTL_SECONDS}"
-    return f"{signed}.{_mac(settings, 'cookie', signed)}", _mac(settings, "field", nonce)
-
-
-def form_token_valid(settings: Settings, cookie: str, field: str, now: float) -> bool:
-    nonce, _, rest = cookie.partition(".")
-    expires, _, mac = rest.partition(".")
-    signed = f"{nonce}.{expires}"
-    if not nonce or not _same(mac, _mac(settings, "cookie", signed)):
-        return False
-    return now <= int(expires) and _same(field, _mac(settings, "field", nonce))  # signed, so `expires` is ours
-
-
-def _mac(settings: Settings, purpose: str, message: str) -> str:
-    secret = hashlib.sha256(f"application-form:{settings.secret_key}".encode()).digest()
-    return hmac.new(secret, f"{purpose}:{message}".encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
-
-
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
-
-
 def _typed_values(form: Any) -> dict[str, str]:
     """The form's fields as typed; a readable date is kept as a date input shows it (2021-09-01)."""
     values = {name: str(form.get(name, "")).strip()[:MAX_TYPED] for name in FIELDS}
@@ -207,15 +172,7 @@ async def _form(request: Request, values: dict[str, str], errors: dict[str, str]
         "categories": [(category.value, label) for category, label in CATEGORY_LABELS.items()],
     }
     response = _render(request, "public/application_form.html", context, status_code)
-    response.set_cookie(
-        FORM_COOKIE,
-        cookie,
-        max_age=FORM_TTL_SECONDS,
-        path=SUBMIT_PATH,
-        secure=settings.is_https,
-        httponly=True,
-        samesite="strict",
-    )
+    set_form_cookie(response, settings, name=FORM_COOKIE, value=cookie, path=SUBMIT_PATH)
     return response
 
 

@@ -12,7 +12,7 @@ An answer must not tell whether an account exists, by its text or by its time: i
 rendered before anything is looked up, from nothing but the settings, and the lookup
 and the letters run as a BackgroundTask (in a worker thread) once it is sent.
 
-CSRF: the two «Забыли…» forms carry the double-submit pair of admin_app.public_applications
+CSRF: the two «Забыли…» forms carry the double-submit pair of admin_app.public_form_tokens
 (a signed short-lived cookie for the page's path and a hidden `csrf_token` bound to it); the
 form of a link carries an HMAC of its key, as registration does. The app-wide CrossSiteGuard
 refuses cross-site POSTs besides.
@@ -37,7 +37,7 @@ from admin_app.accounts import PASSWORD_RULES, AccountError, new_password_errors
 from admin_app.csrf import STALE_FORM
 from admin_app.mail.sender import wake_sender
 from admin_app.passwords import hash_password_async
-from admin_app.public_applications import FORM_TTL_SECONDS, form_token_valid, new_form_token
+from admin_app.public_form_tokens import new_form_token, set_form_cookie, submitted_form_valid
 from admin_app.public_templates import templates
 from admin_app.recovery import (
     RESET_PROBLEM_MESSAGES,
@@ -137,10 +137,7 @@ def _email_errors(email: str) -> dict[str, str]:
 
 
 def _stale_form(request: Request, form: FormData) -> dict[str, str]:
-    cookie, token = request.cookies.get(FORM_COOKIE, ""), str(form.get("csrf_token", ""))
-    if form_token_valid(request.app.state.settings, cookie, token, time.time()):
-        return {}
-    return {"form": STALE_FORM}
+    return {} if submitted_form_valid(request, form, FORM_COOKIE) else {"form": STALE_FORM}
 
 
 def _forgot_form(
@@ -149,15 +146,7 @@ def _forgot_form(
     settings: Settings = request.app.state.settings
     cookie, token = new_form_token(settings, time.time())
     response = _render(request, name, {"values": values, "errors": errors, "token": token}, status_code)
-    response.set_cookie(
-        FORM_COOKIE,
-        cookie,
-        max_age=FORM_TTL_SECONDS,
-        path=request.url.path,
-        secure=settings.is_https,
-        httponly=True,
-        samesite="strict",
-    )
+    set_form_cookie(response, settings, name=FORM_COOKIE, value=cookie, path=request.url.path)
     return response
 
 

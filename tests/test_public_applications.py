@@ -16,7 +16,8 @@ from admin_app.applications import centre_today, change_status
 from admin_app.auth import CurrentUser
 from admin_app.mail.sender import deliver_due
 from admin_app.mail.transports import transport_for
-from admin_app.public_applications import FORM_COOKIE, FORM_TTL_SECONDS, new_form_token
+from admin_app.public_applications import FORM_COOKIE
+from admin_app.public_form_tokens import FORM_TTL_SECONDS, new_form_token
 from admin_app.tokens import token_hash
 from models import (
     Application,

@@ -241,6 +241,70 @@ class PasswordReset(Base):
     user: Mapped[User] = relationship()
 
 
+class UserSession(Base):
+    """A login on the server: the cookie carries its random id, the database only the id's SHA-256.
+    Revoked (logout, a password or role change, deactivation) or past its limits, it lets nobody in."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the absolute limit
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remembered: Mapped[bool] = mapped_column(Boolean, default=False)
+    address: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class RememberToken(Base):
+    """«Запомнить меня»: a `selector:validator` cookie; the database keeps the selector and the validator's SHA-256.
+    Rotated on every use; replaying a rotated-out validator revokes all of the user's tokens."""
+
+    __tablename__ = "remember_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    selector: Mapped[str] = mapped_column(String(32), unique=True)
+    validator_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ThrottleHit(Base):
+    """One counted attempt (a failed login, a registration key tried, …) under a throttling key."""
+
+    __tablename__ = "throttle_hits"
+    __table_args__ = (Index("ix_throttle_hits_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuditEvent(Base):
+    """The audit trail: who did what, when, from which address. Never a password, key or link with a key."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    actor_name: Mapped[str] = mapped_column(String(254), default="")  # the login as typed, kept if the user goes
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    target_type: Mapped[str] = mapped_column(String(40), default="", index=True)
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    target_label: Mapped[str] = mapped_column(String(300), default="")
+    address: Mapped[str] = mapped_column(String(45), default="")
+    details: Mapped[str] = mapped_column(Text, default="")
+
+    actor: Mapped[User | None] = relationship()
+
+
 class OutboxMessage(Base):
     """One e-mail waiting for, or done with, delivery (the transactional outbox)."""
 

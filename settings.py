@@ -9,6 +9,7 @@ must come from the environment and be strong.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -49,6 +50,8 @@ class Settings:
     application_deadline_days: int
     document_max_mb: int
     session_hours: int
+    session_idle_minutes: int
+    trusted_proxies: tuple[str, ...]
     remember_days: int
 
     @property
@@ -129,6 +132,20 @@ def _local_secret_key(var_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    """TRUSTED_PROXIES: the addresses (or networks) of the reverse proxies whose X-Forwarded-For is believed."""
+    raw = _text(env, "TRUSTED_PROXIES", "")
+    networks = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"TRUSTED_PROXIES: «{network}» — не адрес и не сеть (ожидается, например, 127.0.0.1 или 10.0.0.0/8)"
+            ) from None
+    return networks
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = _text(env, name, default)
     if value not in allowed:
@@ -165,5 +182,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         application_deadline_days=_integer(env, "APPLICATION_DEADLINE_DAYS", 60, 1, 365),
         document_max_mb=_integer(env, "DOCUMENT_MAX_MB", 20, 1, 200),
         session_hours=_integer(env, "SESSION_HOURS", 12, 1, 24),
+        session_idle_minutes=_integer(env, "SESSION_IDLE_MINUTES", 30, 5, 240),
+        trusted_proxies=_trusted_proxies(env),
         remember_days=_integer(env, "REMEMBER_DAYS", 14, 1, 14),
     )

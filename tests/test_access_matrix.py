@@ -19,6 +19,13 @@ admin_app.documents (UPLOADERS). A step the role may not take is sent back to th
 reason shown, and changes nothing. A document is downloaded only through an application the role sees, and only
 through its own one. The files under settings.documents_dir are part of the database state compared (FILES).
 
+A list action (@action: «Отправить повторно», «Отозвать» of invitations, «Отключить», «Включить» of users) needs
+the grant ("<view>", "action:<slug>") besides access to the view; it goes back to the list, and a row outside the
+scope is left alone with «Не найдено» in the message (RowRule.changes says what it does to a row inside).
+«Профиль» is the actor's own account for every role: no id in its URLs, so it has no row outside; its forms
+change exactly the actor's row. «Пригласить списком» previews a pasted list writing nothing, and its
+confirmation adds exactly the invitations (and letters) the invitation form would.
+
 ROW_RULES has an entry for every view: which rows to use and what a valid form looks like. A view
 or a custom route added to the panel without an entry here fails the first tests of this file.
 """
@@ -32,7 +39,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -43,7 +50,8 @@ from httpx2 import Response
 from openpyxl import load_workbook
 from sqladmin import BaseView, ModelView
 from sqladmin.application import BaseAdmin
-from sqlalchemy import select
+from sqladmin.authorization import custom_action
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -63,21 +71,26 @@ from admin_app.applications import (
     submit_application,
 )
 from admin_app.auth import CurrentUser
+from admin_app.bulk_invitations import BulkRow, sign_rows
 from admin_app.db import make_engine, make_session_factory
 from admin_app.documents import UPLOADERS, store_document
+from admin_app.invitations import VOID_LETTER_REASONS, KeyProblem, create_invitation
+from admin_app.mail.outbox import SUPERSEDED
 from admin_app.passwords import hash_password
 from admin_app.permissions import GRANTS
 from models import (
     APPLICATION_STATUS_LABELS,
     DOCUMENT_KIND_LABELS,
+    ROLE_NAMES,
     Application,
     ApplicationStatus,
     Base,
     Category,
+    DeliveryState,
     DocumentKind,
-    Invitation,
     Municipality,
     Organization,
+    OutboxStatus,
     Recommendation,
     Role,
     RoleCode,
@@ -115,7 +128,9 @@ VIEW_CLASSES = {view.identity: view for view in VIEWS}
 @dataclass(frozen=True)
 class Route:
     action: str  # the grant it needs
-    kind: str  # how the matrix exercises it: list, page, row_page, row_form, create_form, delete, export
+    # how the matrix exercises it (EXERCISE): list, page, row_page, row_form, create_form, delete, export,
+    # action (an @action of a list), own_page and own_form (the actor's own account), bulk_preview, bulk_confirm, …
+    kind: str
     method: str
     path: str  # "{identity}" and "{pk}" are filled in
     mounted: str = ""  # the path as the panel mounts it, for routes a view adds itself
@@ -138,6 +153,36 @@ MAILING_ROUTES = {
     "invite-GET": Route("list", "page", "GET", "/admin/mailing/invite", "/mailing/invite"),
     "invite-POST": Route("list", "create_form", "POST", "/admin/mailing/invite", "/mailing/invite"),
     "resend-POST": Route("list", "row_form", "POST", "/admin/mailing/resend/{pk}", "/mailing/resend/{invitation_id}"),
+    "bulk-GET": Route("list", "page", "GET", "/admin/mailing/bulk", "/mailing/bulk"),
+    "bulk-POST": Route("list", "bulk_preview", "POST", "/admin/mailing/bulk", "/mailing/bulk"),
+    "bulk-confirm-POST": Route("list", "bulk_confirm", "POST", "/admin/mailing/bulk/confirm", "/mailing/bulk/confirm"),
+}
+
+
+def _list_action(identity: str, slug: str) -> Route:
+    """An @action of a model view's list (and details): SQLAdmin lets in whoever may open the view, then asks
+    for the grant ("<identity>", "action:<slug>")."""
+    path = f"/{identity}/action/{slug}"
+    return Route(custom_action(slug), "action", "GET", f"/admin{path}?pks={{pk}}", path)
+
+
+# «Приглашения и регистрации»: «Отправить повторно», «Отозвать».
+INVITATION_ROUTES = {
+    **MODEL_ROUTES,
+    "resend": _list_action("invitation", "resend"),
+    "revoke": _list_action("invitation", "revoke"),
+}
+# «Пользователи»: «Отключить», «Включить».
+USER_ROUTES = {
+    **MODEL_ROUTES,
+    "deactivate": _list_action("user", "deactivate"),
+    "activate": _list_action("user", "activate"),
+}
+# «Профиль»: the actor's own account, whatever the role (every role has ("profile", "list")); no id in the URL.
+PROFILE_ROUTES = {
+    "page": Route("list", "own_page", "GET", "/admin/profile", "/profile"),
+    "contacts-POST": Route("list", "own_form", "POST", "/admin/profile/contacts", "/profile/contacts"),
+    "password-POST": Route("list", "own_form", "POST", "/admin/profile/password", "/profile/password"),
 }
 
 # The routes a model view adds itself need no grant of their own: SQLAdmin lets in whoever may open the view.
@@ -412,26 +457,27 @@ def build_world(world: World, stack: ExitStack) -> None:
     ):
         email = f"{username.replace('_', '.')}@example.com"
         ids[key], markers[key] = _add_user(session_factory, username, role, email=email, **scope), email
-    now = utcnow()
     with session_factory.begin() as session:
         # An operator whose account carries a municipality (the operator's user form allows setting it):
         # in Томский район, yet not someone its coordinator manages.
         session.get(User, ids["user_tomsk_operator"]).municipality_id = tomsk
-        for key, email, municipality in (
-            ("invitation_tomsk", "tomsk.invitee@example.com", "tomsk"),
-            ("invitation_seversk", "seversk.invitee@example.com", "seversk"),
-        ):
-            invitation = Invitation(
-                key_hash=key.ljust(64, "0"),
-                role_id=ids["role_expert"],
+    # Sent by the operator, by the rules themselves, so each has its letter waiting in the outbox
+    # (which resending and revoking give up).
+    for key, email, municipality in (
+        ("invitation_tomsk", "tomsk.invitee@example.com", "tomsk"),
+        ("invitation_seversk", "seversk.invitee@example.com", "seversk"),
+    ):
+        with session_factory.begin() as session:
+            invitation = create_invitation(
+                session,
+                _acting(session, world, OPERATOR),
+                role=EXPERT.value,
                 email=email,
                 municipality_id=ids[municipality],
-                inviter_id=ids[f"actor_{OPERATOR}"],
-                created_at=now,
-                expires_at=now + timedelta(days=3),
-                delivery_state="queued",
+                organization_id=None,
+                settings=world.app.state.settings,
+                now=utcnow(),
             )
-            session.add(invitation)
             session.flush()
             ids[key], markers[key] = invitation.id, email
     # Both registered today, by the rules themselves, so each has its history.
@@ -517,11 +563,16 @@ def world(worlds: Worlds, request: pytest.FixtureRequest) -> Iterator[World]:
 
 @dataclass(frozen=True)
 class Change:
-    """A valid form, and what saving it must do: the columns of the row it writes, rows added elsewhere."""
+    """A valid form (or an action), and what saving it must do: the columns of the row it writes, rows added
+    and rows changed elsewhere, and a part of the message the page then shows."""
 
     payload: dict[str, str]
     columns: dict[str, Any]
     added: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    changed: dict[tuple[str, Any], dict[str, Any]] = field(default_factory=dict)
+    message: str = ""
+    # puts the database in the state the form acts on, before it is snapshotted (see _activate)
+    prepare: Callable[[World], None] = lambda world: None
 
 
 def _assert_status(response: Response, status: int) -> None:
@@ -545,6 +596,9 @@ class RowRule:
     # (world, submitted municipality, municipality the row must land in, acting role) → a create form; None: none
     create: Callable[[World, str, str, RoleCode], Change] | None = None
     routes: dict[str, Route] = field(default_factory=lambda: MODEL_ROUTES)
+    # for the routes the view adds itself that change a row (@action, a form of the own account), by mounted path:
+    # (world, row, acting role) → what it does to the row when the role may and the row is in its scope
+    changes: dict[str, Callable[[World, str, RoleCode], Change]] = field(default_factory=dict)
     # what the view answers for a row the viewer may not see, and when it has saved a form
     not_found: Callable[[World, RoleCode, Response], None] = lambda world, role, response: _answers(404, response)
     saved: Callable[[World, RoleCode, Response], None] = lambda world, role, response: _answers(302, response)
@@ -601,15 +655,117 @@ def _invite(world: World, submitted: str, lands_in: str, role: RoleCode) -> Chan
     return Change(payload, columns, {"outbox_messages": [{"recipient": email}]})
 
 
+def _letters_given_up(world: World, key: str, reason: str) -> dict[tuple[str, Any], dict[str, Any]]:
+    """What admin_app.mail.outbox.drop_pending does to the invitation's letters still waiting: given up unsent,
+    with the reason, their bodies (which hold the dead link) gone."""
+    given_up = {"status": OutboxStatus.DEAD.value, "last_error": reason, "body_text": None, "body_html": None}
+    return {
+        ("outbox_messages", pk): given_up
+        for pk, letter in world.snapshot()["outbox_messages"].items()
+        if letter["invitation_id"] == world.ids[key] and letter["status"] == OutboxStatus.PENDING
+    }
+
+
 def _resend(world: World, key: str) -> Change:
-    columns = {"key_hash": CHANGED, "expires_at": MAY_CHANGE, "sent_at": MAY_CHANGE, "revoked_at": MAY_CHANGE}
-    return Change({}, columns, {"outbox_messages": [{"recipient": world.markers[key]}]})
+    """admin_app.invitations.resend_invitation: a new key and term, live again, a new letter that supersedes
+    the waiting ones."""
+    columns = {
+        "key_hash": CHANGED,
+        "expires_at": MAY_CHANGE,
+        "sent_at": None,
+        "revoked_at": None,
+        "reminded_at": None,
+        "delivery_state": DeliveryState.QUEUED.value,
+    }
+    letter = {"recipient": world.markers[key], "invitation_id": world.ids[key], "status": OutboxStatus.PENDING.value}
+    return Change(
+        {},
+        columns,
+        {"outbox_messages": [letter]},
+        changed=_letters_given_up(world, key, SUPERSEDED),
+        message=world.markers[key],
+    )
+
+
+def _resend_action(world: World, key: str, role: RoleCode) -> Change:
+    return _resend(world, key)
+
+
+def _revoke_action(world: World, key: str, role: RoleCode) -> Change:
+    """admin_app.invitations.revoke_invitation: revoked now, its waiting letters given up, and then (drop_pending
+    without a letter to keep) its delivery state says the letter was cancelled; nothing else."""
+    letters = _letters_given_up(world, key, VOID_LETTER_REASONS[KeyProblem.REVOKED])
+    columns: dict[str, Any] = {"revoked_at": CHANGED}
+    if letters:
+        columns["delivery_state"] = DeliveryState.CANCELLED.value
+    return Change({}, columns, changed=letters, message=world.markers[key])
+
+
+def _deactivate(world: World, key: str, role: RoleCode) -> Change:
+    """admin_app.user_activity.set_active: the user switched off; the message names them by login."""
+    return Change({}, {"is_active": False}, message=world.row("users", key)["username"])
+
+
+def _switch_off_users(world: World) -> None:
+    """The rows of the users' rule switched off directly in the database, so that «Включить» has work to do
+    (the world is then no longer pristine: the fixture builds a new one for the next test)."""
+    ids = [world.ids[key] for key in ROW_RULES["user"].rows]
+    with world.session_factory.begin() as session:
+        session.execute(update(User).where(User.id.in_(ids)).values(is_active=False))
+
+
+def _activate(world: World, key: str, role: RoleCode) -> Change:
+    return Change({}, {"is_active": True}, message=world.row("users", key)["username"], prepare=_switch_off_users)
+
+
+OWN_ACCOUNT = "(own account)"  # the profile's row: the acting role's own account (actor_<role>)
+NEW_PASSWORD = "другойпароль-2027"
+
+
+def _own_account(role: RoleCode) -> str:
+    return f"actor_{role}"
+
+
+def _profile_contacts(world: World, key: str, role: RoleCode) -> Change:
+    """Only the name: the address stays, so no current password is needed and no letter goes."""
+    full_name = f"Новое ФИО ({role})"
+    payload = {"full_name": full_name, "email": world.row("users", key)["email"], "current_password": ""}
+    return Change(payload, {"full_name": full_name}, message="Данные сохранены.")
+
+
+def _profile_password(world: World, key: str, role: RoleCode) -> Change:
+    """admin_app.password_change.set_password: the new hash, the user's unused recovery links used up, and a
+    letter to the owner."""
+    state, user_id = world.snapshot(), world.ids[key]
+    payload = {"current_password": PASSWORD, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}
+    letter = {"recipient": state["users"][user_id]["email"], "subject": "Ваш пароль изменён", "invitation_id": None}
+    used_up = {
+        ("password_resets", pk): {"used_at": CHANGED}
+        for pk, reset in state["password_resets"].items()
+        if reset["user_id"] == user_id and reset["used_at"] is None
+    }
+    return Change(
+        payload, {"password_hash": CHANGED}, {"outbox_messages": [letter]}, changed=used_up, message="Пароль изменён."
+    )
+
+
+def _listed(change: Change) -> Change:
+    """The invitation form's Change as a pasted list of one address: the bulk form names it `addresses`."""
+    payload = {("addresses" if name == "email" else name): value for name, value in change.payload.items()}
+    return replace(change, payload=payload)
+
+
+def _redirects_to(path: str) -> Callable[[World, RoleCode, Response], None]:
+    def saved(world: World, role: RoleCode, response: Response) -> None:
+        _assert_status(response, 302)
+        assert response.headers["location"] == f"{BASE_URL}{path}"
+
+    return saved
 
 
 def _mailing_saved(world: World, role: RoleCode, response: Response) -> None:
     """Back to «Рассылка», which says what was done (read like a browser would, so no message piles up)."""
-    _assert_status(response, 302)
-    assert response.headers["location"] == f"{BASE_URL}/admin/mailing"
+    _redirects_to("/admin/mailing")(world, role, response)
     assert 'class="alert alert-success"' in world.call(role, "GET", "/admin/mailing").text
 
 
@@ -632,13 +788,22 @@ ROW_RULES: dict[str, RowRule] = {
         routes=MAILING_ROUTES,
         saved=_mailing_saved,
     ),
-    "invitation": RowRule(table="invitations", scoped=True, inside="invitation_tomsk", outside=("invitation_seversk",)),
+    "invitation": RowRule(
+        table="invitations",
+        scoped=True,
+        inside="invitation_tomsk",
+        outside=("invitation_seversk",),
+        routes=INVITATION_ROUTES,
+        changes={"/invitation/action/resend": _resend_action, "/invitation/action/revoke": _revoke_action},
+    ),
     "user": RowRule(
         table="users",
         scoped=True,
         inside="user_tomsk_expert",
         outside=("user_seversk_expert", "user_tomsk_coordinator", "user_tomsk_operator"),
         edit=_edit_user,
+        routes=USER_ROUTES,
+        changes={"/user/action/deactivate": _deactivate, "/user/action/activate": _activate},
     ),
     "municipality": RowRule(
         table="municipalities",
@@ -657,6 +822,17 @@ ROW_RULES: dict[str, RowRule] = {
         create=_create_organization,
     ),
     "role": RowRule(table="roles", scoped=False, inside="role_expert", outside=("role_municipal_coordinator",)),
+    # Everyone's own account and nobody else's: no id in any URL, so there is no row outside to ask for.
+    "profile": RowRule(
+        table="users",
+        scoped=True,
+        inside=OWN_ACCOUNT,
+        outside=(),
+        inside_for=frozenset(ROLES),
+        routes=PROFILE_ROUTES,
+        changes={"/profile/contacts": _profile_contacts, "/profile/password": _profile_password},
+        saved=_redirects_to("/admin/profile"),
+    ),
 }
 
 
@@ -677,6 +853,9 @@ def granted(role: RoleCode, identity: str, action: str) -> bool:
 
 
 def permitted(role: RoleCode, view: type, action: str) -> bool:
+    if action.startswith(custom_action("")):
+        # An @action: SQLAdmin lets in whoever may open the view, then asks for the action's own grant.
+        return accessible(role, view) and granted(role, view.identity, action)
     flag = ACTION_FLAGS[action] if view.is_model else None
     return granted(role, view.identity, action) and (flag is None or bool(getattr(view, flag)))
 
@@ -774,9 +953,8 @@ def _row_form(world: World, role: RoleCode, view: type, rule: RowRule, route: Ro
             assert_diff(before, world.snapshot())
         elif sees(role, rule, key):
             rule.saved(world, role, response)
-            assert_diff(
-                before, world.snapshot(), changed={(rule.table, world.ids[key]): change.columns}, added=change.added
-            )
+            changed = {(rule.table, world.ids[key]): change.columns, **change.changed}
+            assert_diff(before, world.snapshot(), changed=changed, added=change.added)
         else:
             rule.not_found(world, role, response)
             assert_diff(before, world.snapshot())
@@ -1150,6 +1328,149 @@ def _entry_form(world: World, role: RoleCode, view: type, rule: RowRule, route: 
         assert _flashes(world, role, pk) == [("success", "Заявление сохранено.")]
 
 
+# ---------------------------------------------------------------------------------------------------
+# The routes other views add: list actions, the own account («Профиль»), invitations by a list («Рассылка»)
+
+TOAST = re.compile(r'<div class="toast admin-toast text-bg-(\w+)".*?<div class="toast-body">(.*?)</div>', re.S)
+HIDDEN_ROWS = re.compile(r'<input type="hidden" name="rows" value="([^"]*)"')
+BULK_ROW = re.compile(r"<tbody>\s*<tr[^>]*>(.*?)</tr>\s*</tbody>", re.S)
+CELL = re.compile(r"<td>(.*?)</td>", re.S)
+TAG = re.compile(r"<[^>]+>")
+
+
+def _toasts(world: World, role: RoleCode, url: str) -> list[tuple[str, str]]:
+    """The messages SQLAdmin's list page shows (as toasts), read like a browser following the redirect."""
+    response = world.call(role, "GET", url)
+    _assert_status(response, 200)
+    return [(category, html.unescape(text)) for category, text in TOAST.findall(response.text)]
+
+
+def _alerts(world: World, role: RoleCode, url: str) -> list[tuple[str, str]]:
+    """The messages a page of the panel's own templates shows (as alerts), read like a browser would."""
+    response = world.call(role, "GET", url)
+    _assert_status(response, 200)
+    return [(category, html.unescape(text)) for category, text in ALERT.findall(response.text)]
+
+
+def _action(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    """An @action on one row: refused (403) without its grant; else back to the list, the row changed when it is
+    in the role's scope, and for a row outside it nothing changed and the message says «Не найдено»."""
+    may = permitted(role, view, route.action)
+    act = rule.changes.get(route.mounted)
+    assert act is not None or not may, f"«{view.identity}» lets {role} {route.action}: say what it does"
+    for key in rule.rows:
+        change = act(world, key, role) if act else Change({}, {})
+        change.prepare(world)
+        before = world.snapshot()
+        response = world.call(role, "GET", _url(route, view, world.ids[key]))
+        if not may:
+            _assert_status(response, 403)
+            assert_diff(before, world.snapshot())
+            continue
+        _assert_status(response, 302)
+        location = response.headers["location"]
+        assert location == f"{BASE_URL}/admin/{view.identity}/list"
+        (category, message), *more = _toasts(world, role, location)
+        assert not more, more
+        if sees(role, rule, key):
+            changed = {(rule.table, world.ids[key]): change.columns, **change.changed}
+            assert_diff(before, world.snapshot(), changed=changed, added=change.added)
+            assert category == "success" and change.message in message, (category, message)
+        else:
+            assert_diff(before, world.snapshot())
+            assert category != "success" and "Не найдено" in message, (category, message)
+
+
+def _own_page(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    """The actor's own account: their login and address, and no one else's."""
+    response = world.call(role, "GET", _url(route, view))
+    if not permitted(role, view, route.action):
+        _assert_status(response, 403)
+        return
+    _assert_status(response, 200)
+    assert sees(role, rule, OWN_ACCOUNT)
+    own = world.row("users", _own_account(role))
+    assert own["username"] in response.text and own["email"] in response.text
+    for other in ROLES:
+        if other is not role:
+            assert ACTORS[other] not in response.text, f"the profile of {role} shows {ACTORS[other]}"
+
+
+def _own_form(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    """A form of the actor's own account: exactly their own row changes, and the page then says so."""
+    key = _own_account(role)
+    may = permitted(role, view, route.action) and sees(role, rule, OWN_ACCOUNT)
+    form = rule.changes.get(route.mounted)
+    assert form is not None or not may, f"«{view.identity}» lets {role} post {route.mounted}: give it a form"
+    change = form(world, key, role) if form else Change({}, {})
+    change.prepare(world)
+    before = world.snapshot()
+    response = world.call(role, route.method, _url(route, view), change.payload)
+    if not may:
+        _assert_status(response, 403)
+        assert_diff(before, world.snapshot())
+        return
+    rule.saved(world, role, response)
+    changed = {(rule.table, world.ids[key]): change.columns, **change.changed}
+    assert_diff(before, world.snapshot(), changed=changed, added=change.added)
+    # Read like a browser following the redirect: the session goes on (a new password keeps it signed in).
+    (category, message), *more = _alerts(world, role, response.headers["location"])
+    assert not more and category == "success" and change.message in message, (category, message, more)
+
+
+def _bulk_invitations(world: World, role: RoleCode, rule: RowRule) -> Iterator[tuple[str, Change]]:
+    """The invitation form's cases (rule.create) as a pasted list of one address: the municipality each names,
+    and what sending it must add (a non-operator's invitation lands in their own municipality)."""
+    assert rule.create is not None, "a list of addresses invites like the invitation form: give the view one"
+    for submitted in ("tomsk", "seversk"):
+        lands_in = submitted if role is OPERATOR else OWN_MUNICIPALITY
+        yield lands_in, _listed(rule.create(world, submitted, lands_in, role))
+
+
+def _bulk_preview(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    """The preview of a list: each row checked (here: ready, in the municipality it will land in), nothing written."""
+    may = permitted(role, view, route.action)
+    for lands_in, change in _bulk_invitations(world, role, rule):
+        before = world.snapshot()
+        response = world.call(role, "POST", _url(route, view), change.payload)
+        assert_diff(before, world.snapshot())
+        if not may:
+            _assert_status(response, 403)
+            continue
+        _assert_status(response, 200)
+        (row,) = BULK_ROW.findall(response.text)
+        cells = [html.unescape(TAG.sub("", cell)).strip() for cell in CELL.findall(row)]
+        email = change.payload["addresses"]
+        assert cells == ["1", email, ROLE_NAMES[EXPERT], world.markers[lands_in], "—", "готово к отправке"], cells
+        assert HIDDEN_ROWS.search(response.text), "the preview carries no rows to confirm"
+
+
+def _bulk_confirm(world: World, role: RoleCode, view: type, rule: RowRule, route: Route) -> None:
+    """The confirmation of a previewed list (mode «only the ready rows»): exactly its invitation and letter."""
+    may = permitted(role, view, route.action)
+    preview = next(other for other in rule.routes.values() if other.kind == "bulk_preview")
+    settings = world.app.state.settings
+    for _, change in _bulk_invitations(world, role, rule):
+        if may:
+            shown = world.call(role, "POST", _url(preview, view), change.payload)
+            _assert_status(shown, 200)
+            signed = html.unescape(HIDDEN_ROWS.search(shown.text).group(1))
+        else:
+            # The rows a preview would carry, signed for this very user: the refusal is no matter of the signature.
+            submitted = int(change.payload["municipality_id"])
+            row = BulkRow(1, change.payload["addresses"], change.payload["role"], submitted, None)
+            signed = sign_rows([row], user_id=world.ids[_own_account(role)], secret_key=settings.secret_key)
+        before = world.snapshot()
+        response = world.call(role, "POST", _url(route, view), {"rows": signed, "mode": "valid"})
+        if not may:
+            _assert_status(response, 403)
+            assert_diff(before, world.snapshot())
+            continue
+        _assert_status(response, 200)
+        assert "Отправлено приглашений: 1, пропущено строк: 0." in response.text
+        assert_diff(before, world.snapshot(), added={rule.table: [change.columns], **change.added})
+
+
 EXERCISE: dict[str, Callable[[World, RoleCode, type, RowRule, Route], None]] = {
     "list": _list,
     "export": _export,
@@ -1167,6 +1488,11 @@ EXERCISE: dict[str, Callable[[World, RoleCode, type, RowRule, Route], None]] = {
     "download": _download,
     "register": _register,
     "notice": _notice,
+    "action": _action,
+    "own_page": _own_page,
+    "own_form": _own_form,
+    "bulk_preview": _bulk_preview,
+    "bulk_confirm": _bulk_confirm,
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -1190,7 +1516,8 @@ def test_every_registered_view_has_a_row_rule(world: World) -> None:
 
 
 def test_the_matrix_exercises_every_route_the_views_add(world: World) -> None:
-    """Routes a view adds itself (@expose, @action) each need a rule; so do the built-in routes left out."""
+    """Routes a view adds itself (@expose, @action) each need a rule; so do the built-in routes left out, and
+    every action a list or a details page offers."""
     own_routes = {
         (route.path, method)
         for route in _admin_routes(world.app)
@@ -1204,8 +1531,16 @@ def test_the_matrix_exercises_every_route_the_views_add(world: World) -> None:
     for view in registered_admin(world.app).views:
         if isinstance(view, ModelView):
             assert not view.can_import, f"«{view.identity}» imports CSV: add the import route to the matrix"
-            assert not view._custom_actions_in_list and not view._custom_actions_in_detail, view.identity
             assert not view.form_ajax_refs, f"«{view.identity}» has ajax lookups: add them to the matrix"
+            offered = {*view._custom_actions_in_list, *view._custom_actions_in_detail}
+            exercised = {
+                route.action: route for route in ROW_RULES[view.identity].routes.values() if route.kind == "action"
+            }
+            for slug in offered:
+                route = exercised.get(custom_action(slug))
+                assert route is not None, f"«{view.identity}» offers the action «{slug}»: add it to the matrix"
+                assert (route.method, route.mounted) == ("GET", f"/{view.identity}/action/{slug}"), route
+                assert route.mounted in ROW_RULES[view.identity].changes, f"«{slug}»: say what it does"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1300,6 +1635,38 @@ def test_malformed_invitation_ids_are_not_resent(world: World, role: RoleCode) -
         response = world.send(role, "POST", f"/admin/mailing/resend/{bad}", {})
         if response.status_code != 404:
             wrong.append(f"POST /admin/mailing/resend/{bad} → {response.status_code}")
+    assert not wrong, "\n".join(wrong)
+    assert_diff(before, world.snapshot())
+
+
+BAD_PKS = ("abc", "-1", "0", "2147483648", str(10**20), "2147483647,abc", "1.5", ",", "", "9" * 5000)
+ACTION_ROUTES = [
+    pytest.param(identity, name, id=f"{identity}-{name}")
+    for identity, rule in ROW_RULES.items()
+    for name, route in rule.routes.items()
+    if route.kind == "action"
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("identity", "route_name"), ACTION_ROUTES)
+def test_malformed_action_pks_change_nothing(world: World, role: RoleCode, identity: str, route_name: str) -> None:
+    """An action on ids that can match no row (or none at all: 2147483647), or on none: no server error, nothing
+    changed; refused without the grant, else back to the list with a message that is no success."""
+    view, route = VIEW_CLASSES[identity], ROW_RULES[identity].routes[route_name]
+    before = world.snapshot()
+    wrong = []
+    for bad in BAD_PKS:
+        url = _url(route, view, bad)
+        response = world.send(role, "GET", url)
+        shown = url if len(url) < 100 else f"{url[:100]}…"
+        if response.status_code != (302 if permitted(role, view, route.action) else 403):
+            wrong.append(f"GET {shown} → {response.status_code}")
+        elif response.status_code == 302:
+            # Read the message like a browser would, so that none piles up in the session.
+            messages = _toasts(world, role, response.headers["location"])
+            if [category for category, _ in messages] in ([], ["success"]):
+                wrong.append(f"GET {shown} → {messages}")
     assert not wrong, "\n".join(wrong)
     assert_diff(before, world.snapshot())
 

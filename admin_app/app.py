@@ -22,14 +22,19 @@ from datetime import date
 import anyio
 from sqladmin import Admin
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
+from admin_app.audit_backend import PanelAuditBackend
+from admin_app.audit_context import AuditContext
 from admin_app.auth import AdminAuth, post_only_logout
+from admin_app.body_limit import BodyLimit
 from admin_app.csrf import CrossSiteGuard, csrf_token
-from admin_app.db import make_engine, make_session_factory
+from admin_app.db import NulCharacter, make_engine, make_session_factory
 from admin_app.errors import exception_handlers
 from admin_app.health import healthz
 from admin_app.invitations import REGISTRATION_PATH, invitable_roles
@@ -39,13 +44,16 @@ from admin_app.permissions import RoleGrants
 from admin_app.public_applications import STATUS_PATH, SUBMIT_PATH, status_page, submit_page
 from admin_app.recovery import FORGOT_PASSWORD_PATH, FORGOT_USERNAME_PATH, RESET_PASSWORD_PATH
 from admin_app.recovery_pages import forgot_password_page, forgot_username_page, reset_password_page
+from admin_app.redaction import redact_logs
 from admin_app.registration import register_by_invite
 from admin_app.reminders import reminder_chore
 from admin_app.russian import RUSSIAN, force_russian
+from admin_app.security_headers import SecurityHeaders
 from admin_app.template_patches import PatchingLoader
+from admin_app.trusted_host import TrustedHost
 from models import ROLE_NAMES
 from settings import PROJECT_DIR, Settings, load_settings
-from views import register_views
+from views import field_labels, register_views
 from views.cabinet import cabinet_figures
 
 TEMPLATES_DIR = PROJECT_DIR / "templates"
@@ -75,6 +83,7 @@ def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> 
                 mail_sender.stop()
         engine.dispose()
 
+    redact_logs()  # the server's access log prints each path with its query, keys included
     errors = exception_handlers(settings.centre_name)
     app = Starlette(
         routes=[
@@ -87,8 +96,15 @@ def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> 
             Route(FORGOT_USERNAME_PATH, forgot_username_page, methods=["GET", "POST"]),
             Route(RESET_PASSWORD_PATH, reset_password_page, methods=["GET", "POST"]),
         ],
-        middleware=[Middleware(CrossSiteGuard, base_url=settings.base_url)],
-        exception_handlers=errors,
+        middleware=[
+            Middleware(SecurityHeaders, https=settings.is_https),
+            Middleware(ServerErrorMiddleware, handler=errors[Exception]),  # inside: a 500 page gets the headers
+            Middleware(TrustedHost, base_url=settings.base_url),
+            Middleware(BodyLimit, settings=settings),
+            Middleware(AuditContext, trusted_proxies=settings.trusted_proxies),
+            Middleware(CrossSiteGuard, base_url=settings.base_url),
+        ],
+        exception_handlers={HTTPException: errors[HTTPException], NulCharacter: errors[NulCharacter]},
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -104,8 +120,10 @@ def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> 
         templates_dir=str(TEMPLATES_DIR),
         authentication_backend=auth,
         authorization_backend=RoleGrants(),
+        audit_backend=PanelAuditBackend(session_factory, field_labels),
         i18n_config=RUSSIAN,
     )
+    admin.admin.add_exception_handler(NulCharacter, errors[NulCharacter])
     admin.admin.add_exception_handler(Exception, errors[Exception])
     admin.admin.state = app.state  # the panel's own views read settings and sessions from request.app.state
     force_russian(admin)

@@ -13,9 +13,10 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
-from admin_app.accounts import AccountError, normalize_email
+from admin_app.accounts import AccountError, has_control_characters, normalize_email
+from admin_app.audit import AuditAction, record
 from admin_app.auth import CurrentUser
 from admin_app.dates import CENTRE_TIMEZONE
 from admin_app.mail.letters import expert_assigned_letter
@@ -99,6 +100,7 @@ TEACHER_LIMITS = {
     )
 }
 BAD_DATE = "Укажите дату в формате ДД.ММ.ГГГГ."
+CONTROL_CHARACTERS = "Уберите служебные символы (табуляцию, перевод строки и подобные): поле — одна строка текста."
 
 
 def parse_date(value: str, field: str) -> date | None:
@@ -118,6 +120,8 @@ def teacher_from_form(values: dict[str, str]) -> Teacher:
     for field, limit in TEACHER_LIMITS.items():
         if len(values.get(field, "")) > limit:
             raise ApplicationError(f"Не больше {limit} символов.", field)
+        if has_control_characters(values.get(field, "")):
+            raise ApplicationError(CONTROL_CHARACTERS, field)
     organization = values.get("organization_id", "")
     return Teacher(
         full_name=values.get("full_name", ""),
@@ -285,6 +289,8 @@ def assign_experts(
     newly_assigned = [expert for expert in experts if expert not in application.experts]
     application.experts = list(experts)
     session.flush()
+    names = ", ".join(expert.full_name or expert.username for expert in experts)
+    record(session, AuditAction.EXPERTS_ASSIGNED, target=application, details=names, actor=actor)
     for expert in newly_assigned:
         enqueue(
             session,
@@ -306,6 +312,9 @@ def set_deadline(application: Application, deadline: date, *, actor: CurrentUser
     if deadline < application.registered_at:
         raise ApplicationError("Срок проведения аттестации не может быть раньше даты регистрации.", "deadline")
     application.deadline = deadline
+    session = object_session(application)
+    assert session is not None, "the application is loaded in the caller's transaction"
+    record(session, AuditAction.DEADLINE_SET, target=application, details=f"{deadline:%d.%m.%Y}", actor=actor)
 
 
 def _require_coordinator(actor: CurrentUser, application: Application, what: str) -> None:
@@ -365,3 +374,13 @@ def _record(
             comment=comment,
         )
     )
+    action = AuditAction.APPLICATION_SUBMITTED if from_status is None else AuditAction.APPLICATION_STATUS
+    record(session, action, target=application, details=_step_details(from_status, to_status, comment), actor=actor)
+
+
+def _step_details(from_status: ApplicationStatus | None, to_status: ApplicationStatus, comment: str) -> str:
+    """The status a submission starts in, or «from» → «to» for a step; the comment after it."""
+    step = f"«{APPLICATION_STATUS_LABELS[to_status]}»"
+    if from_status is not None:
+        step = f"«{APPLICATION_STATUS_LABELS[from_status]}» → {step}"
+    return f"{step}; {comment}" if comment else step

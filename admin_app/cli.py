@@ -51,7 +51,7 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> None:
     password = os.environ.get("ADMIN_PASSWORD") or _prompt_password()
     upgrade_to_head(settings.database_url)
     try:
-        check_password(password, args.username)
+        check_password(password, args.username, args.email)
         with transaction(_session_factory(settings)) as session:
             user = create_user(
                 session,

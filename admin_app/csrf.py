@@ -39,9 +39,14 @@ def csrf_token(request: HTTPConnection) -> str:
 
 def csrf_token_valid(request: HTTPConnection, submitted: object) -> bool:
     expected = request.session.get(SESSION_KEY)
-    if not expected or not isinstance(submitted, str):
+    return bool(expected) and same_token(submitted, expected)
+
+
+def same_token(submitted: object, expected: str) -> bool:
+    """A constant-time comparison that is simply False for anything a form may hold: an upload, any text."""
+    if not isinstance(submitted, str):
         return False
-    return hmac.compare_digest(expected.encode(), submitted.encode())
+    return hmac.compare_digest(submitted.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 class SessionTokenCSRF(CSRF):

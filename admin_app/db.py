@@ -5,24 +5,45 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+NUL_MESSAGE = "В запросе есть недопустимый символ (NUL). Уберите его и попробуйте снова."
+
+
+class NulCharacter(ValueError):
+    """A statement's parameter holds a NUL character: PostgreSQL refuses it in text, so both backends do.
+
+    Nobody types NUL into a browser; it arrives in crafted requests, in any search box or form field. Checked
+    here, once, for every statement, rather than in each of SQLAdmin's forms and searches. The message is
+    the user's: SQLAdmin's forms show it above the form as typed, elsewhere a 400 page (admin_app.errors)."""
+
 
 def make_engine(database_url: str) -> Engine:
     """An engine for `database_url`; SQLite gets foreign keys, WAL, a busy timeout and savepoints
-    that stay inside their transaction (`_sqlite_savepoint`)."""
+    that stay inside their transaction (`_sqlite_savepoint`); no backend gets a NUL (`NulCharacter`)."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
-    event.listen(engine, "connect", _sqlite_pragmas)
-    event.listen(engine, "savepoint", _sqlite_savepoint)
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    else:
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_savepoint)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine
+
+
+def _refuse_nul(_conn: Connection, _cursor: object, _statement: str, parameters: Any, *_rest: object) -> None:
+    rows = parameters if isinstance(parameters, list) else [parameters]
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else row or ()
+        if any(isinstance(value, str) and "\x00" in value for value in values):
+            raise NulCharacter(NUL_MESSAGE)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from admin_app.audit import AuditAction, record
 from admin_app.auth import CurrentUser
 from admin_app.scopes import in_scope
 from models import DOCUMENT_KIND_LABELS, Application, Document, DocumentKind, Recommendation, RoleCode
@@ -145,7 +146,13 @@ def store_document(
     except Exception:
         path.unlink(missing_ok=True)
         raise
+    record(session, AuditAction.DOCUMENT_UPLOADED, target=application, details=document_label(document), actor=actor)
     return document
+
+
+def document_label(document: Document) -> str:
+    """«имя.pdf (Ходатайство)»: a document as the audit trail names it."""
+    return f"{document.filename} ({DOCUMENT_KIND_LABELS[DocumentKind(document.kind)]})"
 
 
 def _recommendation(kind: DocumentKind, value: str) -> Recommendation | None:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from admin_app.accounts import AccountError, create_user, find_role, normalize_email
+from admin_app.audit import AuditAction, record
 from admin_app.auth import CurrentUser
 from admin_app.dates import format_datetime
 from admin_app.mail.letters import Letter, invitation_letter, invitation_reminder_letter
@@ -180,6 +181,7 @@ def create_invitation(
     )
     session.add(invitation)
     _send_new_key(session, invitation, settings, now)
+    record(session, AuditAction.INVITATION_SENT, target=invitation, details=_audit_details(invitation), actor=inviter)
     return invitation
 
 
@@ -197,6 +199,7 @@ def resend_invitation(
     invitation.revoked_at = None
     invitation.reminded_at = None
     _send_new_key(session, invitation, settings, now)
+    record(session, AuditAction.INVITATION_RESENT, target=invitation, details=_audit_details(invitation), actor=inviter)
     return invitation
 
 
@@ -209,6 +212,7 @@ def revoke_invitation(session: Session, actor: CurrentUser, invitation_id: int, 
         raise InvitationError("Приглашение уже отозвано.")
     invitation.revoked_at = now
     drop_pending(session, invitation.id, reason=VOID_LETTER_REASONS[KeyProblem.REVOKED])
+    record(session, AuditAction.INVITATION_REVOKED, target=invitation, details=_audit_details(invitation), actor=actor)
     return invitation
 
 
@@ -291,6 +295,12 @@ def _send_new_key(session: Session, invitation: Invitation, settings: Settings, 
     invitation.sent_at = None
     link = _new_link(session, invitation, settings)
     _queue(session, invitation, "invitation", invitation_letter(centre_name=settings.centre_name, link=link))
+
+
+def _audit_details(invitation: Invitation) -> str:
+    """The role and place of the invitation, for the audit trail."""
+    place = invitation.organization or invitation.municipality
+    return f"Роль: {invitation.role.name}" + (f"; {place}" if place is not None else "")
 
 
 def _new_link(session: Session, invitation: Invitation, settings: Settings) -> str:
@@ -415,6 +425,12 @@ def accept_invitation(
         session.flush()
     except IntegrityError:
         raise InvitationError(KEY_PROBLEM_MESSAGES[KeyProblem.USED]) from None
+    record(
+        session,
+        AuditAction.REGISTERED,
+        target=user,
+        details=f"По приглашению на {invitation.email}; {_audit_details(invitation)}",
+    )
     return user
 
 

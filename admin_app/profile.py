@@ -100,7 +100,7 @@ async def change_password(
 ) -> str:
     """Store a new password and return its hash (the caller keeps its own session signed in with it)."""
     profile = await load_profile(factory, user_id)
-    errors = new_password_errors(form.password, form.password_confirm, profile.username)
+    errors = new_password_errors(form.password, form.password_confirm, profile.username, profile.email)
     if problem := await _current_password_problem(profile, form.current_password):
         errors["current_password"] = problem
     if errors:

@@ -11,6 +11,9 @@ and the database keeps only its SHA-256 (`applications.status_key_hash`).
 
 CSRF without a session: the double-submit pair of admin_app.public_form_tokens, its cookie limited to
 /Application/Submit and deleted after a successful submission.
+
+Flooding: the applications submitted from one client address are limited (admin_app.throttle); over the
+limit the form comes back, as typed, with 429 and when to try again.
 """
 
 from __future__ import annotations
@@ -43,6 +46,15 @@ from admin_app.mail.outbox import enqueue
 from admin_app.mail.sender import wake_sender
 from admin_app.public_form_tokens import new_form_token, set_form_cookie, submitted_form_valid
 from admin_app.public_templates import templates
+from admin_app.throttle import (
+    APPLICATIONS_PER_ADDRESS,
+    Check,
+    address_subject,
+    record_hits,
+    throttle_step,
+    wait_seconds,
+)
+from admin_app.throttled import TOO_MANY_REQUESTS, retry_after, try_again
 from admin_app.tokens import make_token, token_hash
 from models import (
     APPLICATION_STATUS_LABELS,
@@ -62,6 +74,7 @@ FORM_COOKIE = "application_form"
 MAX_KEY_LENGTH = 100  # keys from make_token are 32 characters
 MAX_TYPED = 300  # what is kept of a typed value: more than any column holds, so a too long value is reported
 PUBLIC_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+TOO_MANY_APPLICATIONS = "С вашего адреса отправлено слишком много заявлений."
 
 FIELDS = (
     "full_name",
@@ -82,12 +95,16 @@ async def submit_page(request: Request) -> Response:
         return await _form(request, {"requested_category": Category.FIRST.value}, {})
     form = await request.form()
     values = _typed_values(form)
+    submissions = [(APPLICATIONS_PER_ADDRESS, address_subject(request, settings))]
+    wait = await throttle_step(request.app.state.session_factory, wait_seconds, submissions)
+    if wait:
+        return await _throttled_form(request, values, wait)
     errors: dict[str, str] = {}
     if not submitted_form_valid(request, form, FORM_COOKIE):
         errors["form"] = STALE_FORM
     if not errors:
         try:
-            email = await anyio.to_thread.run_sync(_submit, request, values)
+            email = await anyio.to_thread.run_sync(_submit, request, values, submissions)
         except ApplicationError as error:
             errors[error.field or "form"] = str(error)
         else:
@@ -142,10 +159,12 @@ def _typed_values(form: Any) -> dict[str, str]:
     return values
 
 
-def _submit(request: Request, values: dict[str, str]) -> str:
-    teacher = teacher_from_form(values)
+def _submit(request: Request, values: dict[str, str], submissions: list[Check]) -> str:
+    """The application and its letter, counted against the client's address in the same transaction."""
+    teacher, now = teacher_from_form(values), utcnow()
     with request.app.state.session_factory.begin() as session:
-        application = submit_with_status_link(session, teacher, settings=request.app.state.settings, now=utcnow())
+        application = submit_with_status_link(session, teacher, settings=request.app.state.settings, now=now)
+        record_hits(session, submissions, now=now)
         return application.teacher_email
 
 
@@ -173,6 +192,13 @@ async def _form(request: Request, values: dict[str, str], errors: dict[str, str]
     }
     response = _render(request, "public/application_form.html", context, status_code)
     set_form_cookie(response, settings, name=FORM_COOKIE, value=cookie, path=SUBMIT_PATH)
+    return response
+
+
+async def _throttled_form(request: Request, values: dict[str, str], wait: int) -> Response:
+    """The form as typed, with when to try again."""
+    response = await _form(request, values, {"form": f"{TOO_MANY_APPLICATIONS} {try_again(wait)}"}, TOO_MANY_REQUESTS)
+    response.headers.update(retry_after(wait))
     return response
 
 

@@ -22,6 +22,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from admin_app.csrf import same_token
 from settings import Settings
 
 FORM_TTL_SECONDS = 2 * 3600  # long enough to fill the form in, short enough not to linger
@@ -38,9 +39,9 @@ def form_token_valid(settings: Settings, cookie: str, field: str, now: float) ->
     nonce, _, rest = cookie.partition(".")
     expires, _, mac = rest.partition(".")
     signed = f"{nonce}.{expires}"
-    if not nonce or not _same(mac, _mac(settings, "cookie", signed)):
+    if not nonce or not same_token(mac, _mac(settings, "cookie", signed)):
         return False
-    return now <= int(expires) and _same(field, _mac(settings, "field", nonce))  # signed, so `expires` is ours
+    return now <= int(expires) and same_token(field, _mac(settings, "field", nonce))  # signed, so `expires` is ours
 
 
 def submitted_form_valid(request: Request, form: FormData, cookie_name: str) -> bool:
@@ -58,7 +59,3 @@ def set_form_cookie(response: Response, settings: Settings, *, name: str, value:
 def _mac(settings: Settings, purpose: str, message: str) -> str:
     secret = hashlib.sha256(f"application-form:{settings.secret_key}".encode()).digest()
     return hmac.new(secret, f"{purpose}:{message}".encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
-
-
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())

@@ -10,9 +10,9 @@ sessions, kills their other links and sends «Ваш пароль изменён
 
 Nobody learns from these functions whether an account exists: the pages answer
 the same in every case and call `request_password_reset` and `send_usernames`
-after the answer is sent. An inactive account gets nothing. At most
-MAX_LETTERS_PER_HOUR letters of each kind go to one account (or address) an hour;
-more requests are dropped silently, so the forms cannot flood a mailbox.
+after the answer is sent. An inactive account gets nothing. Letters of each kind
+are limited per account (or address) by admin_app.throttle; more requests are
+dropped silently, so the forms cannot flood a mailbox.
 """
 
 from __future__ import annotations
@@ -24,19 +24,25 @@ from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from admin_app.accounts import AccountError, find_user_by_login, normalize_email
+from admin_app.audit import AuditAction
 from admin_app.mail.letters import password_reset_letter, usernames_letter
 from admin_app.mail.outbox import enqueue
 from admin_app.password_change import set_password
+from admin_app.throttle import (
+    PASSWORD_LINKS_PER_ACCOUNT,
+    USERNAME_LETTERS_PER_MAILBOX,
+    account_subject,
+    admit,
+    mailbox_subject,
+)
 from admin_app.tokens import make_token, token_hash
-from models import OutboxMessage, PasswordReset, User
+from models import PasswordReset, User
 from settings import Settings
 
 FORGOT_PASSWORD_PATH = "/Account/ForgotPassword"
 FORGOT_USERNAME_PATH = "/Account/ForgotUsername"
 RESET_PASSWORD_PATH = "/Account/ResetPassword"
 LOGIN_PATH = "/admin/login"
-MAX_LETTERS_PER_HOUR = 3
-HOUR = timedelta(hours=1)
 
 
 class ResetProblem(enum.StrEnum):
@@ -73,7 +79,7 @@ def request_password_reset(session: Session, login: str, *, settings: Settings, 
     """A new link to every active account `login` names (a login, or an address); returns how many were queued."""
     queued = 0
     for user in _active_accounts(session, login):
-        if _recent_links(session, user, now) >= MAX_LETTERS_PER_HOUR:
+        if not admit(session, [(PASSWORD_LINKS_PER_ACCOUNT, account_subject(settings, user.username))], now=now):
             continue
         key, key_hash = make_token()
         reset = PasswordReset(
@@ -104,17 +110,11 @@ def send_usernames(session: Session, email: str, *, settings: Settings, now: dat
     users = _active_accounts_of_address(session, email)
     if not users:
         return False
-    address_key = f"usernames:{token_hash(email.lower())[:32]}:"  # the letters to this address, whatever the case
-    sent_lately = session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(OutboxMessage.idempotency_key.startswith(address_key), OutboxMessage.created_at > now - HOUR)
-    )
-    if sent_lately >= MAX_LETTERS_PER_HOUR:
+    if not admit(session, [(USERNAME_LETTERS_PER_MAILBOX, mailbox_subject(settings, email))], now=now):
         return False
     enqueue(
         session,
-        idempotency_key=f"{address_key}{now:%Y%m%dT%H%M%S%f}",
+        idempotency_key=f"usernames:{token_hash(email.lower())[:32]}:{now:%Y%m%dT%H%M%S%f}",
         recipient=users[0].email,
         letter=usernames_letter(
             centre_name=settings.centre_name,
@@ -155,7 +155,7 @@ def reset_password(session: Session, key: str, password_hash: str, *, settings: 
     reset = find_reset(session, key)
     if consumed != 1 or reset is None:
         raise ResetRefused(reset_problem(reset, now) or ResetProblem.USED)
-    set_password(session, reset.user, password_hash, settings=settings, now=now)
+    set_password(session, reset.user, password_hash, settings=settings, now=now, action=AuditAction.PASSWORD_RESET)
     return reset.user
 
 
@@ -181,12 +181,4 @@ def _active_accounts_of_address(session: Session, email: str) -> list[User]:
         session.scalars(
             select(User).where(func.lower(User.email) == email.lower(), User.is_active).order_by(User.username)
         )
-    )
-
-
-def _recent_links(session: Session, user: User, now: datetime) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(PasswordReset)
-        .where(PasswordReset.user_id == user.id, PasswordReset.created_at > now - HOUR)
     )

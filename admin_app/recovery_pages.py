@@ -20,7 +20,6 @@ refuses cross-site POSTs besides.
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from admin_app.accounts import PASSWORD_RULES, AccountError, new_password_errors, normalize_email
-from admin_app.csrf import STALE_FORM
+from admin_app.csrf import STALE_FORM, same_token
 from admin_app.mail.sender import wake_sender
 from admin_app.passwords import hash_password_async
 from admin_app.public_form_tokens import new_form_token, set_form_cookie, submitted_form_valid
@@ -69,6 +68,7 @@ class ResetPage:
 
     problem: ResetProblem | None
     username: str = ""
+    email: str = ""
 
 
 async def forgot_password_page(request: Request) -> Response:
@@ -110,7 +110,7 @@ async def reset_password_page(request: Request) -> Response:
     if request.method == "GET":
         return _render(request, "public/reset_password.html", context)
     form = await request.form()
-    errors = _password_errors(form, settings, key, page.username)
+    errors = _password_errors(form, settings, key, page.username, page.email)
     if errors:
         return _render(request, "public/reset_password.html", {**context, "errors": errors}, 400)
     password_hash = await hash_password_async(str(form.get("password", "")), settings.bcrypt_rounds)
@@ -167,11 +167,12 @@ def _in_transaction(request: Request, work: Work) -> object:
         return work(session, now=utcnow())
 
 
-def _password_errors(form: FormData, settings: Settings, key: str, username: str) -> dict[str, str]:
+def _password_errors(form: FormData, settings: Settings, key: str, username: str, email: str) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if not hmac.compare_digest(str(form.get("csrf_token", "")), form_token(settings, key)):
+    if not same_token(form.get("csrf_token"), form_token(settings, key)):
         errors["form"] = STALE_KEY_FORM
-    return errors | new_password_errors(str(form.get("password", "")), str(form.get("password_confirm", "")), username)
+    password, confirmation = str(form.get("password", "")), str(form.get("password_confirm", ""))
+    return errors | new_password_errors(password, confirmation, username, email)
 
 
 def _load_reset(request: Request, key: str) -> ResetPage:
@@ -180,7 +181,7 @@ def _load_reset(request: Request, key: str) -> ResetPage:
         problem = reset_problem(reset, utcnow())
         if reset is None or problem is not None:
             return ResetPage(problem or ResetProblem.UNKNOWN)
-        return ResetPage(None, reset.user.username)
+        return ResetPage(None, reset.user.username, reset.user.email)
 
 
 def _reset(request: Request, key: str, password_hash: str) -> None:

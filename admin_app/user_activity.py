@@ -2,9 +2,10 @@
 
 Operators manage everyone; a municipal coordinator manages the users of their municipality whose
 roles they may invite (experts, school coordinators); nobody else manages accounts. Nobody switches
-their own account off or on. A switched-off user is out at once: admin_app.auth reloads the user on
-every request and refuses an inactive one. An address belongs to at most one active account, so a
-user whose address another active account now has cannot be switched on (nor given that address).
+their own account off or on. A switched-off user is out at once: their sessions and «Запомнить меня»
+tokens end (admin_app.sessions), and admin_app.auth refuses an inactive user besides. An address
+belongs to at most one active account, so a user whose address another active account now has
+cannot be switched on (nor given that address).
 
 The list actions (views/users.py) call `set_active`; the edit form checks `address_refusal`.
 """
@@ -17,10 +18,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
+from admin_app.audit import AuditAction, record
 from admin_app.auth import CurrentUser
 from admin_app.invitations import invitable_roles
 from admin_app.scopes import scope_clause
-from models import Role, User
+from admin_app.sessions import end_all
+from models import Role, User, utcnow
 
 OWN_ACCOUNT = "Свою учётную запись нельзя отключить или включить."
 
@@ -69,7 +72,15 @@ def set_active(session: Session, actor: CurrentUser, ids: Iterable[int], *, acti
             outcome.unchanged.append(user.username)
         else:
             user.is_active = active
+            if not active:
+                end_all(session, user.id, now=utcnow())
             session.flush()  # the next row's address check sees this one switched on
+            record(
+                session,
+                AuditAction.USER_ACTIVATED if active else AuditAction.USER_DEACTIVATED,
+                target=user,
+                actor=actor,
+            )
             outcome.changed.append(user.username)
     return outcome
 

@@ -15,16 +15,10 @@ from starlette.testclient import TestClient
 
 from admin_app.applications import centre_today
 from models import Application, ApplicationStatus, OutboxMessage, utcnow
+from tests.application_helpers import TEACHER
 from tests.conftest import BASE_URL, csrf_from, log_in
 from tests.invitation_helpers import add_organization, municipality_id
 
-TEACHER = {
-    "full_name": "Петрова Анна Ивановна",
-    "email": "petrova@example.ru",
-    "phone": "+7 913 000-00-00",
-    "position": "учитель математики",
-    "requested_category": "first",
-}
 ALERT = re.compile(r'alert-(\w+)" role="alert">([^<]*)')
 
 

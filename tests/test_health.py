@@ -6,7 +6,7 @@ from starlette.testclient import TestClient
 
 from admin_app.app import create_app
 from settings import load_settings
-from tests.conftest import csrf_from, env_for
+from tests.conftest import BASE_URL, csrf_from, env_for
 
 
 def test_healthz_is_200_when_the_database_answers(client) -> None:
@@ -37,7 +37,7 @@ def test_unknown_page_is_a_russian_404(client) -> None:
 
 def test_failure_inside_gives_a_russian_500_without_traceback(tmp_path) -> None:
     settings = load_settings(env_for("postgresql://nobody@127.0.0.1:1/none", tmp_path))
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with TestClient(create_app(settings), base_url=BASE_URL, raise_server_exceptions=False) as client:
         token = csrf_from(client.get("/admin/login").text)
         response = client.post("/admin/login", data={"username": "olesya", "password": "x", "csrf_token": token})
     assert response.status_code == 500

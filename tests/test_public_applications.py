@@ -29,20 +29,12 @@ from models import (
     User,
     utcnow,
 )
+from tests.application_helpers import TEACHER
 from tests.conftest import BASE_URL, csrf_from
 from tests.invitation_helpers import add_organization, municipality_id
 
 SUBMIT = "/Application/Submit"
 STATUS_LINK = re.compile(r"https?://\S+/Application/Status\?k=[\w-]+")
-TEACHER = {
-    "full_name": "Петрова Анна Ивановна",
-    "email": "petrova@example.ru",
-    "phone": "+7 913 000-00-00",
-    "position": "учитель математики",
-    "requested_category": "first",
-    "current_category": "",
-    "current_category_date": "",
-}
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
 """The panel's views, in menu order."""
 
-from sqladmin import Admin
+from collections.abc import Mapping
+
+from sqladmin import Admin, ModelView
 
 from views.applications import ApplicationAdmin
+from views.audit import AuditEventAdmin
 from views.invitations import InvitationAdmin
 from views.mailing import MailingView
 from views.municipalities import MunicipalityAdmin
@@ -19,6 +22,7 @@ VIEWS = (
     MunicipalityAdmin,
     OrganizationAdmin,
     RoleAdmin,
+    AuditEventAdmin,
     ProfileView,
 )
 
@@ -26,3 +30,11 @@ VIEWS = (
 def register_views(admin: Admin) -> None:
     for view in VIEWS:
         admin.add_view(view)
+
+
+def field_labels(identity: str) -> Mapping[str, str]:
+    """The Russian labels of a model view's fields by field name (for the audit trail); {} for an unknown view."""
+    for view in VIEWS:
+        if issubclass(view, ModelView) and view.identity == identity:
+            return {getattr(column, "key", column): label for column, label in view.column_labels.items()}
+    return {}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -52,9 +53,18 @@ from admin_app.applications import (
     submit_application,
     teacher_from_form,
 )
+from admin_app.audit import AuditAction, record
 from admin_app.csrf import STALE_FORM, csrf_token_valid
 from admin_app.dates import format_datetime
-from admin_app.documents import DOCX, XLSX, DocumentError, document_path, store_document, uploadable_kinds
+from admin_app.documents import (
+    DOCX,
+    XLSX,
+    DocumentError,
+    document_label,
+    document_path,
+    store_document,
+    uploadable_kinds,
+)
 from admin_app.generated_documents import notice_docx, register_xlsx
 from admin_app.scopes import in_scope, scope_clause
 from models import (
@@ -289,10 +299,7 @@ class ApplicationAdmin(ScopedView, model=Application):
         pk, document_id = request.path_params["pk"], request.path_params["document_id"]
         if not (is_row_id(pk) and is_row_id(document_id)):
             raise HTTPException(status_code=404)
-        document = await anyio.to_thread.run_sync(_find_document, request, int(pk), int(document_id))
-        path = document_path(request.app.state.settings.documents_dir, document)
-        if not path.is_file():
-            raise HTTPException(status_code=404)
+        document, path = await anyio.to_thread.run_sync(_find_document, request, int(pk), int(document_id))
         return FileResponse(
             path,
             media_type=document.content_type,
@@ -432,15 +439,23 @@ def _download(content: bytes, filename: str, content_type: str) -> Response:
     )
 
 
-def _find_document(request: Request, pk: int, document_id: int) -> Document:
-    with request.app.state.session_factory() as session:
+def _find_document(request: Request, pk: int, document_id: int) -> tuple[Document, Path]:
+    """The document and its file, if the user sees its application; the download goes into the audit trail."""
+    user = request.state.user
+    with request.app.state.session_factory.begin() as session:
         application = session.get(Application, pk, options=[selectinload(Application.experts)])
         document = session.get(Document, document_id)
         if application is None or document is None or document.application_id != pk:
             raise HTTPException(status_code=404)
-        if not in_scope(request.state.user, application):
+        if not in_scope(user, application):
             raise HTTPException(status_code=404)
-        return document
+        path = document_path(request.app.state.settings.documents_dir, document)
+        if not path.is_file():
+            raise HTTPException(status_code=404)
+        record(
+            session, AuditAction.DOCUMENT_DOWNLOADED, target=application, details=document_label(document), actor=user
+        )
+        return document, path
 
 
 def _set_deadline(session: Session, request: Request, application: Application, form: Any) -> str:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from admin_app.accounts import PASSWORD_RULES
-from admin_app.auth import keep_session_after_password_change
+from admin_app.browser_session import renew_session_after_password_change
 from admin_app.csrf import STALE_FORM, csrf_token_valid
 from admin_app.mail.sender import wake_sender
 from admin_app.profile import (
@@ -74,12 +74,12 @@ class ProfileView(BaseView):
             password_confirm=_text(form, "password_confirm"),
         )
         try:
-            password_hash = await change_password(
+            await change_password(
                 state.session_factory, request.state.user.id, typed, settings=state.settings, now=utcnow()
             )
         except ProfileError as error:
             return await self._page(request, password_errors=error.errors, status_code=400)
-        keep_session_after_password_change(request, password_hash, state.settings)
+        await renew_session_after_password_change(request)
         wake_sender(request.app.state)
         Flash.success(
             request,

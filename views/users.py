@@ -22,12 +22,14 @@ from wtforms import Form
 
 from admin_app.accounts import AccountError, normalize_email
 from admin_app.request_context import current_request
+from admin_app.sessions import end_all
 from admin_app.user_activity import ActivityOutcome, address_refusal, managed_users, set_active
-from models import User
+from models import User, utcnow
 from views.actions import back_to, selected_ids
 from views.scoped import ScopedView
 
 OWN_FIELDS = ("role", "municipality", "organization", "is_active")
+ACCESS_COLUMNS = {"role": "role_id", "municipality": "municipality_id", "organization": "organization_id"}
 
 LABELS = {
     User.username: "Имя пользователя",
@@ -95,6 +97,8 @@ class UserAdmin(ScopedView, model=User):
             refusal = address_refusal(object_session(model), data["email"], user_id=model.id)
             if refusal is not None:
                 raise AccountError(refusal)
+        if _changes_access(data, model):
+            end_all(object_session(model), model.id, now=utcnow())
 
     @action(
         "deactivate",
@@ -130,6 +134,16 @@ class UserAdmin(ScopedView, model=User):
     def _apply(self, request: Request, ids: set[int], active: bool) -> ActivityOutcome:
         with request.app.state.session_factory.begin() as session:
             return set_active(session, request.state.user, ids, active=active)
+
+
+def _changes_access(data: dict[str, Any], user: User) -> bool:
+    """Whether the saved form switches `user` off or changes their role or scope: then their sessions end."""
+    if user.is_active and not data.get("is_active", True):
+        return True
+    return any(
+        name in data and (int(data[name]) if data[name] else None) != getattr(user, column)
+        for name, column in ACCESS_COLUMNS.items()
+    )
 
 
 def _summary(outcome: ActivityOutcome, *, active: bool) -> str:

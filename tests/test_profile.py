@@ -246,6 +246,12 @@ def test_a_wrong_current_password_changes_nothing(client, ivanova, session_facto
         ("мой-ivanova-пароль", None, "Пароль не должен содержать имя пользователя."),
         ("x" * 129, None, "Пароль слишком длинный: допускается до 128 символов."),
         (NEW_PASSWORD, "другой-пароль-2026", "Пароль и подтверждение не совпадают."),
+        # the policy's close variants of the login: reversed, transliterated from Cyrillic
+        ("avonavi-на-замке", None, "Пароль слишком похож на имя пользователя."),
+        ("Иванова!2026!", None, "Пароль слишком похож на имя пользователя."),
+        # the shipped list of common passwords: padded, on the other keyboard layout, a Russian classic
+        ("Qwerty2026!!", None, "Этот пароль слишком распространён: его легко подобрать."),
+        ("йцукенгшщз", None, "Этот пароль слишком распространён: его легко подобрать."),
     ],
 )
 def test_the_new_password_follows_the_rules(client, ivanova, session_factory, new, confirm, message) -> None:

@@ -41,6 +41,7 @@ class Settings:
     mail_backend: str
     mail_dir: Path
     var_dir: Path
+    documents_dir: Path
     bcrypt_rounds: int
     invitation_ttl_days: int
     invitation_reminder_days: int
@@ -57,10 +58,6 @@ class Settings:
     @property
     def is_https(self) -> bool:
         return self.base_url.startswith("https://")
-
-    @property
-    def documents_dir(self) -> Path:
-        return self.var_dir / "documents"
 
 
 def _text(env: Mapping[str, str], name: str, default: str) -> str:
@@ -146,6 +143,14 @@ def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
     return networks
 
 
+def _documents_dir(env: Mapping[str, str], var_dir: Path) -> Path:
+    """DOCUMENTS_DIR: where uploaded documents are kept; shared storage when several servers run the system."""
+    path = Path(_text(env, "DOCUMENTS_DIR", str(var_dir / "documents"))).resolve()
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"DOCUMENTS_DIR: «{path}» — файл, а не каталог")
+    return path
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = _text(env, name, default)
     if value not in allowed:
@@ -173,6 +178,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mail_backend=_choice(env, "MAIL_BACKEND", "file", MAIL_BACKENDS),
         mail_dir=var_dir / "mail",
         var_dir=var_dir,
+        documents_dir=_documents_dir(env, var_dir),
         bcrypt_rounds=_integer(env, "BCRYPT_ROUNDS", 12, 4, 16),
         invitation_ttl_days=_integer(env, "INVITATION_TTL_DAYS", 14, 1, 90),
         invitation_reminder_days=_integer(env, "INVITATION_REMINDER_DAYS", 3, 0, 30),

@@ -63,6 +63,21 @@ async def home(request: Request) -> RedirectResponse:
     return RedirectResponse("/admin/", status_code=302)
 
 
+def create_served_app() -> Starlette:
+    """The application of one `serve` worker process (uvicorn's factory, `SERVED_APP`): settings from the
+    environment, and a mail sender of its own — senders side by side never send a letter twice."""
+    return create_app(load_settings(), send_mail=True)
+
+
+def create_served_app_without_mail() -> Starlette:
+    """The same for `serve --no-mail`: the letters are left to separate `send-mail` processes."""
+    return create_app(load_settings(), send_mail=False)
+
+
+SERVED_APP = f"{__name__}:{create_served_app.__name__}"
+SERVED_APP_WITHOUT_MAIL = f"{__name__}:{create_served_app_without_mail.__name__}"
+
+
 def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> Starlette:
     """The application; with `send_mail` it also delivers the outbox and reminds invitees while it runs (`serve`)."""
     settings = settings or load_settings()

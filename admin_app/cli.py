@@ -27,6 +27,7 @@ from settings import Settings, SettingsError, load_settings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+MAX_WORKERS = 32
 EXIT_ERROR = 1
 EXIT_SETTINGS = 2
 
@@ -92,13 +93,24 @@ def cmd_bootstrap(settings: Settings, _args: argparse.Namespace) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    """Serve with `--workers` processes; each builds the application from the environment (the settings
+    were checked here first) and, unless `--no-mail`, runs a mail sender of its own."""
     import uvicorn
 
-    from admin_app.app import create_app
+    from admin_app.app import SERVED_APP, SERVED_APP_WITHOUT_MAIL
 
     upgrade_to_head(settings.database_url)
+    mail = "письма отправляет отдельная команда send-mail" if args.no_mail else "письма отправляет каждый процесс"
     print(f"Аттестация: http://{args.host}:{args.port}/admin/ (остановить — Ctrl+C)")
-    uvicorn.run(create_app(settings, send_mail=True), host=args.host, port=args.port, log_level="info")
+    print(f"Рабочих процессов: {args.workers}; {mail}.")
+    uvicorn.run(
+        SERVED_APP_WITHOUT_MAIL if args.no_mail else SERVED_APP,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+    )
 
 
 def cmd_send_mail(settings: Settings, args: argparse.Namespace) -> None:
@@ -131,6 +143,16 @@ def cmd_send_mail(settings: Settings, args: argparse.Namespace) -> None:
     print("Рассылка писем запущена (остановить — Ctrl+C).")
     asyncio.run(run_until_signalled(MailSender(factory, transport, chores=[reminder_chore(factory, settings)])))
     print("Рассылка писем остановлена.")
+
+
+def _worker_count(raw: str) -> int:
+    try:
+        count = int(raw)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"ожидается целое число от 1 до {MAX_WORKERS}, получено «{raw}»")
+    return count
 
 
 def _session_factory(settings: Settings):
@@ -179,6 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_PORT,
         help=f"порт (по умолчанию {DEFAULT_PORT})",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_worker_count,
+        metavar="N",
+        default=1,
+        help=f"число рабочих процессов, от 1 до {MAX_WORKERS} (по умолчанию 1): любой из них обслуживает любой запрос",
+    )
+    serve.add_argument(
+        "--no-mail",
+        action="store_true",
+        help="не отправлять письма из процессов сервера: их отправляет отдельная команда send-mail",
     )
     serve.set_defaults(handler=cmd_serve)
 

@@ -108,8 +108,11 @@ class ServeProcess:
     Its output (both runs) goes to `log_path`.
     """
 
-    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, port: int | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.env = env
+        self.args = args  # more options of `serve`, e.g. ("--workers", "2")
         self.log_path = log_path
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -118,7 +121,17 @@ class ServeProcess:
     def start(self) -> None:
         with self.log_path.open("a") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "admin_app", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "admin_app",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    *self.args,
+                ],
                 cwd=PROJECT_DIR,
                 env=self.env,
                 stdout=log,
@@ -131,6 +144,11 @@ class ServeProcess:
         if self._process is not None:
             stop(self._process)
             self._process = None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the server is not running"
+        return self._process.pid
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -312,7 +312,7 @@ def test_two_concurrent_workers_send_each_message_exactly_once(
     results: list[int] = []
 
     async def worker(factory: sessionmaker[Session]) -> None:
-        results.append(await deliver_due(factory, transport, now=clock, batch=7))
+        results.append(await deliver_due(factory, transport, now=clock))
 
     async def both() -> None:
         async with anyio.create_task_group() as group:

@@ -21,6 +21,7 @@ def test_defaults_make_a_safe_local_run(tmp_path: Path) -> None:
     assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'attestation.sqlite3'}"
     assert settings.mail_backend == "file"
     assert settings.mail_dir == tmp_path.resolve() / "mail"
+    assert settings.documents_dir == tmp_path.resolve() / "documents"
     assert settings.bcrypt_rounds == 12
     assert settings.invitation_ttl_days == 14
     assert not settings.is_https
@@ -83,6 +84,16 @@ def test_malformed_value_is_one_russian_line_naming_it(tmp_path: Path, name: str
     assert "secret" not in message
     assert "\n" not in message
     assert re.search("[а-яё]{4}", message), message
+
+
+def test_documents_dir_may_be_shared_storage_but_not_a_file(tmp_path: Path) -> None:
+    shared = tmp_path / "nfs" / "documents"
+    assert load_settings({"VAR_DIR": str(tmp_path), "DOCUMENTS_DIR": str(shared)}).documents_dir == shared.resolve()
+
+    a_file = tmp_path / "documents.txt"
+    a_file.write_text("")
+    with pytest.raises(SettingsError, match=f"^DOCUMENTS_DIR: «{re.escape(str(a_file))}» — файл, а не каталог$"):
+        load_settings({"VAR_DIR": str(tmp_path), "DOCUMENTS_DIR": str(a_file)})
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,14 @@
 """The transactional outbox: every state change of an OutboxMessage, and of its invitation's delivery state.
 
 A request only adds a row (`enqueue`) in its own transaction and never talks to
-SMTP. The sender takes a due row with a lease (`claim`: a conditional UPDATE, so
-of several processes exactly one gets it), sends it, then records the outcome:
+SMTP. The sender takes the oldest due row with a lease (`claim_next`: a conditional
+UPDATE, on PostgreSQL of a row picked with FOR UPDATE SKIP LOCKED, so of several
+senders exactly one gets each row and none waits for another), sends it, then records the outcome:
 `mark_sent`, `schedule_retry` (exponential backoff) or `mark_dead`. Delivery is
 at least once: a process killed mid-send leaves a lease that expires, and the
 letter is sent again.
 
-`claim` and the outcome functions each begin with a write, so that when run as
+`claim_next` and the outcome functions each begin with a write, so that when run as
 a transaction of its own the write lock is taken first and SQLite's busy timeout
 applies. The outcome of an invitation's letter first locks the invitation's row,
 as resending, revoking and reminding do: on PostgreSQL they all take their locks
@@ -27,7 +28,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -102,44 +103,42 @@ def drop(session: Session, message: ClaimedMessage, *, reason: str) -> None:
         _set_delivery_state(session, message.invitation_id, DeliveryState.CANCELLED)
 
 
-def due_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
-    """Pending messages whose time has come (and whose lease, if any, has run out), oldest first."""
-    return list(
-        session.scalars(
-            select(OutboxMessage.id)
-            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(limit)
-        )
+def claim_next(session: Session, *, now: datetime, lease: timedelta = LEASE) -> ClaimedMessage | None:
+    """Take the lease on the oldest due message; None when nothing is due that another sender does not hold.
+
+    One conditional UPDATE of the row its subquery picks. On PostgreSQL the subquery is
+    `SELECT … FOR UPDATE SKIP LOCKED`: a row another sender is claiming right now is passed over,
+    so senders side by side each take a different message instead of queueing for one. SQLite
+    has one writer at a time and no FOR UPDATE (SQLAlchemy leaves it out): the UPDATE itself takes
+    the write lock, and its conditions decide.
+    """
+    oldest_due = (
+        select(OutboxMessage.id)
+        .where(_due(now))
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-
-
-def claim(session: Session, message_id: int, *, now: datetime, lease: timedelta = LEASE) -> ClaimedMessage | None:
-    """Take the lease on a due message; None when another process took it first or it is no longer due."""
-    taken = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.status == OutboxStatus.PENDING,
-            OutboxMessage.next_attempt_at <= now,
-        )
-        .values(next_attempt_at=now + lease)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if taken != 1:
-        return None
     row = session.execute(
-        select(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == oldest_due, _due(now))
+        .values(next_attempt_at=now + lease)
+        .returning(
+            OutboxMessage.id,
             OutboxMessage.recipient,
             OutboxMessage.subject,
             OutboxMessage.body_text,
             OutboxMessage.body_html,
             OutboxMessage.attempts,
             OutboxMessage.invitation_id,
-        ).where(OutboxMessage.id == message_id)
-    ).one()
+        )
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if row is None:
+        return None
     return ClaimedMessage(
-        id=message_id,
+        id=row.id,
         recipient=row.recipient,
         subject=row.subject,
         body_text=row.body_text or "",
@@ -197,11 +196,14 @@ def retry_delay(attempts: int) -> timedelta:
 
 def count_by_status(session: Session) -> dict[OutboxStatus, int]:
     counts = dict.fromkeys(OutboxStatus, 0)
-    for status, count in session.execute(
-        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-    ).tuples():
+    for status, count in session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)):
         counts[OutboxStatus(status)] = count
     return counts
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Pending, and its time has come (and its lease, if any, has run out)."""
+    return and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
 
 
 def _give_up(session: Session, *where: ColumnElement[bool], reason: str) -> int:

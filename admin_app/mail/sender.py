@@ -1,7 +1,8 @@
 """Delivering the outbox: `deliver_due` makes one pass, `MailSender` repeats it in the background.
 
-Each message is claimed with a lease just before it is sent, so several processes
-may run side by side without sending a message twice. A letter whose invitation is
+Each message is claimed with a lease just before it is sent (`outbox.claim_next`), so
+several senders — the workers of `serve`, `send-mail` processes, on one or many
+servers — may run side by side without sending a message twice. A letter whose invitation is
 no longer live (registered, revoked, expired) is dropped at that moment instead:
 its link would be refused. Database work runs in worker threads, never on the
 event loop.
@@ -27,7 +28,6 @@ from admin_app.mail import outbox
 from admin_app.mail.transports import MailTransport, PermanentMailError, compose
 from models import utcnow
 
-DEFAULT_BATCH = 50
 DEFAULT_INTERVAL = 5.0
 
 logger = logging.getLogger(__name__)
@@ -42,14 +42,13 @@ async def deliver_due(
     transport: MailTransport,
     *,
     now: Callable[[], datetime] = utcnow,
-    batch: int = DEFAULT_BATCH,
 ) -> int:
     """Try every due pending message once; return how many were sent.
 
     A failure to connect, a timeout or a 4xx reply schedules a retry; a 5xx refusal
     (PermanentMailError) makes the message dead at once.
     """
-    return await _deliver(session_factory, transport, now=now, batch=batch, stopping=lambda: False)
+    return await _deliver(session_factory, transport, now=now, stopping=lambda: False)
 
 
 def wake_sender(state: State) -> None:
@@ -95,7 +94,6 @@ class MailSender:
                         self.session_factory,
                         self.transport,
                         now=utcnow,
-                        batch=DEFAULT_BATCH,
                         stopping=lambda: self._stopping,
                     )
                 except Exception:
@@ -139,27 +137,29 @@ async def _deliver(
     transport: MailTransport,
     *,
     now: Callable[[], datetime],
-    batch: int,
     stopping: Callable[[], bool],
 ) -> int:
     # A tried message is no longer due (sent, dead, or put off by at least ~a minute), so this ends.
     sent = 0
     while not stopping():
-        due = await _in_transaction(session_factory, partial(outbox.due_ids, now=now(), limit=batch))
-        if not due:
+        claimed = await _in_transaction(session_factory, partial(_claim_live, now=now()))
+        if claimed is None:
             break
-        for message_id in due:
-            if stopping():
-                break
-            claimed = await _in_transaction(session_factory, partial(_claim_live, message_id=message_id, now=now()))
-            if claimed is not None:
-                sent += await _send(session_factory, transport, claimed, now)
+        if claimed is not _DROPPED:
+            sent += await _send(session_factory, transport, claimed, now)
     return sent
 
 
-def _claim_live(session: Session, message_id: int, now: datetime) -> outbox.ClaimedMessage | None:
-    """Claim a due message, or drop it when its invitation is no longer live; None when there is nothing to send."""
-    message = outbox.claim(session, message_id, now=now)
+_DROPPED = outbox.ClaimedMessage(
+    id=0, recipient="", subject="", body_text="", body_html="", attempts=0, invitation_id=None
+)
+"""What `_claim_live` returns for a message it dropped: there may be more due after it."""
+
+
+def _claim_live(session: Session, now: datetime) -> outbox.ClaimedMessage | None:
+    """Claim the oldest due message, or drop it when its invitation is no longer live (`_DROPPED`);
+    None when nothing is due."""
+    message = outbox.claim_next(session, now=now)
     if message is None or message.invitation_id is None:
         return message
     reason = void_letter_reason(session, message.invitation_id, now)
@@ -167,7 +167,7 @@ def _claim_live(session: Session, message_id: int, now: datetime) -> outbox.Clai
         return message
     outbox.drop(session, message, reason=reason)
     logger.info("Письмо №%s для %s: %s", message.id, message.recipient, reason)
-    return None
+    return _DROPPED
 
 
 async def _send(

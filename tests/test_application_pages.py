@@ -18,6 +18,7 @@ from models import Application, ApplicationStatus, OutboxMessage, utcnow
 from tests.application_helpers import TEACHER
 from tests.conftest import BASE_URL, csrf_from, log_in
 from tests.invitation_helpers import add_organization, municipality_id
+from views.filters import CHOOSE_WITHIN_FIRST, WITHIN_LIMIT
 
 ALERT = re.compile(r'alert-(\w+)" role="alert">([^<]*)')
 
@@ -332,3 +333,19 @@ def test_deadline_filters_and_cabinet_agree(people, application_id, session_fact
     assert "Петрова Анна Ивановна" in municipal.get("/admin/application/list", params={"deadline": "overdue"}).text
     assert "Петрова Анна Ивановна" not in municipal.get("/admin/application/list", params={"deadline": "due_soon"}).text
     assert "Просрочено: <strong>1</strong>" in municipal.get("/admin/").text
+
+
+def test_a_regions_organizations_are_offered_once_a_municipality_is_chosen(operator_client, session_factory) -> None:
+    """Two thousand organizations as links on every page would make the list slow and useless: past
+    WITHIN_LIMIT the organization filter asks for a municipality first, then offers its organizations."""
+    for number in range(WITHIN_LIMIT + 1):
+        add_organization(session_factory, f"Школа № {number} Северска", "ЗАТО Северск")
+    add_organization(session_factory, "Гимназия Томского района", "Томский район")
+
+    page = operator_client.get("/admin/application/list").text
+    assert CHOOSE_WITHIN_FIRST in page and "Школа № 7 Северска" not in page
+
+    tomsk = municipality_id(session_factory, "Томский район")
+    page = operator_client.get("/admin/application/list", params={"municipality": tomsk}).text
+    assert "Гимназия Томского района" in page and "Школа № 7 Северска" not in page
+    assert CHOOSE_WITHIN_FIRST not in page

@@ -213,7 +213,13 @@ class ApplicationAdmin(ScopedView, model=Application):
             "Срок аттестации", "deadline", [(OVERDUE, "просрочено"), (DUE_SOON, "истекает в 7 дней")], _by_deadline
         ),
         RowChoiceFilter("Муниципалитет", "municipality", Municipality, Application.municipality_id),
-        RowChoiceFilter("Образовательная организация", "organization", Organization, Application.organization_id),
+        RowChoiceFilter(
+            "Образовательная организация",
+            "organization",
+            Organization,
+            Application.organization_id,
+            within=("municipality", Organization.municipality_id),
+        ),
     ]
 
     async def export_data(self, data: list[Any], export_type: str = "csv", request: Request | None = None) -> Response:

@@ -1,14 +1,18 @@
-"""What every model view of the panel shares: Russian forms, dates and yes/no, and row ids checked before use."""
+"""What every model view of the panel shares: Russian forms, dates and yes/no, row ids checked before use,
+and a capped row count on the list pages (views.paging)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from sqladmin import ModelView
 from sqladmin._types import BASE_FORMATTERS_TYPE
 from sqladmin.formatters import BASE_FORMATTERS
+from sqladmin.helpers import get_object_identifier
 from sqlalchemy import Select
+from starlette.datastructures import URL
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from wtforms import Form
@@ -16,6 +20,9 @@ from wtforms import Form
 from admin_app.csrf import SessionTokenCSRF
 from admin_app.dates import format_bool, format_date, format_datetime
 from models import is_row_id
+from views.paging import capped, capped_count_statement, count_cap
+
+ROW_ID_SLOT = "__row_id__"
 
 RUSSIAN_FORMATTERS: BASE_FORMATTERS_TYPE = {
     **BASE_FORMATTERS,
@@ -46,6 +53,26 @@ class PanelView(ModelView):
 
     async def on_model_change(self, data: dict[str, Any], model: Any, is_created: bool, request: Request) -> None:
         data.pop("csrf_token", None)
+
+    async def count(self, request: Request, stmt: Select | None = None) -> int:
+        """The list's row count, capped (views.paging): a page view never scans the whole table."""
+        page_size = min(
+            self.validate_page_number(request.query_params.get("pageSize"), self.page_size), max(self.page_size_options)
+        )
+        cap = count_cap(self.validate_page_number(request.query_params.get("page"), 1), page_size)
+        capped_stmt = None if stmt is None else capped_count_statement(stmt, cap)
+        if capped_stmt is None:
+            return await super().count(request, stmt)
+        return capped(await super().count(request, capped_stmt), cap)
+
+    def _build_url_for(self, name: str, request: Request, obj: Any) -> URL:
+        """SQLAdmin's row links (details, edit) on every row of a list: Starlette's `url_for` searches the
+        routes each time, a few hundred times a page; here once per request and kind, then the id is put in."""
+        templates = request.scope.setdefault("row_url_templates", {})
+        key = (name, self._identity_for_object(obj))
+        if key not in templates:
+            templates[key] = str(request.url_for(name, identity=key[1], pk=ROW_ID_SLOT))
+        return URL(templates[key].replace(ROW_ID_SLOT, quote(str(get_object_identifier(obj)), safe="")))
 
     def details_query(self, request: Request) -> Select:
         _require_row_id(request.path_params["pk"])

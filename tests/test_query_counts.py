@@ -169,3 +169,11 @@ def test_count_within_the_cap_is_exact_and_follows_the_filters(cap_of_ten, clien
     searched = client.get("/admin/invitation/list", params={"search": "qc-invitee-7@"}).text
     assert "Показано 1–1 из 1 элементов" in searched
     log_out(client)
+
+
+def test_the_cabinets_figures_are_capped_too(cap_of_ten, client, make_user, session_factory) -> None:
+    make_user("olesya")
+    log_in(client, "olesya")
+    add_rows(session_factory, 0, 30)  # thirty new applications
+    page = client.get("/admin/").text
+    assert "на аттестацию от педагогических работников = <strong>более чем 10</strong>" in page

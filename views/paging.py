@@ -44,9 +44,15 @@ def capped_count_statement(count_statement: Select, cap: int) -> Select | None:
     froms = count_statement.get_final_froms()
     if len(froms) != 1 or not isinstance(froms[0], Subquery) or not isinstance(froms[0].element, Select):
         return None
-    rows = froms[0].element.order_by(None).limit(cap + 1)
-    return select(func.count()).select_from(rows.subquery())
+    return limited_count(froms[0].element, cap)
 
 
-def capped(count: int, cap: int) -> int:
+def limited_count(rows: Select, cap: int | None = None) -> Select:
+    """`SELECT count(*)` of at most cap + 1 of `rows` (COUNT_CAP by default): pass its result through `capped`."""
+    cap = COUNT_CAP if cap is None else cap
+    return select(func.count()).select_from(rows.order_by(None).limit(cap + 1).subquery())
+
+
+def capped(count: int, cap: int | None = None) -> int:
+    cap = COUNT_CAP if cap is None else cap
     return CappedCount(cap) if count > cap else count

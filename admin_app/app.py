@@ -55,6 +55,7 @@ from models import ROLE_NAMES
 from settings import PROJECT_DIR, Settings, load_settings
 from views import field_labels, register_views
 from views.cabinet import cabinet_figures
+from views.list_rows import list_rows_html
 
 TEMPLATES_DIR = PROJECT_DIR / "templates"
 
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> 
         role_names=ROLE_NAMES,
         invitable_roles=invitable_roles,
         cabinet_figures=cabinet_figures,
+        list_rows_html=list_rows_html,
         today=date.today,
     )
     register_views(admin)

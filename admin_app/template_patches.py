@@ -2,7 +2,8 @@
 
 Each entry of PATCHES replaces one exact snippet of SQLAdmin 0.32's templates:
 English its `ru` catalog does not cover, the display of a form-level CSRF
-error (the token field is hidden, so SQLAdmin would show nothing), and logout
+error (the token field is hidden, so SQLAdmin would show nothing), the rows of a list rendered
+in Python (views.list_rows: SQLAdmin's async loop was most of a list page's time), and logout
 as a POST form carrying the CSRF token instead of a GET link, with the user's
 login beside it as a link to «Профиль».
 """
@@ -38,6 +39,10 @@ PATCHES = {
     "{{ f }}\n{% endfor %}": "{{ f }}" + HIDDEN_FIELD_ERRORS + "\n{% endfor %}",
     LOGOUT_LINK: LOGOUT_FORM,
     "{{ pk.name | title }}": "{{ '№' if pk.name == 'id' else pk.name }}",
+    # The rows of a list in Python (views.list_rows); SQLAdmin's own loop is left to run over nothing.
+    "<tbody>\n                  {% for row in pagination.rows %}": (
+        "<tbody>{{ list_rows_html(model_view, request, pagination.rows) }}\n                  {% for row in [] %}"
+    ),
 }
 
 

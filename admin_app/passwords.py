@@ -4,16 +4,25 @@ bcrypt reads at most 72 bytes and bcrypt 5 raises on longer input; 36 Cyrillic
 letters already reach that. The password is therefore first reduced to the
 base64 of its SHA-256 (44 bytes), so any length and any alphabet hash and
 verify without raising. A malformed stored hash verifies as False.
+
+A hash takes about a quarter of a second of one core (cost 12), and twenty people registering at once
+would otherwise take every core and starve the event loop: at most HASHING_SLOTS hashes run at a time
+in a process (one core is left to everything else); the others wait in their threads, not on the loop.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import threading
 from functools import cache
 
 import anyio.to_thread
 import bcrypt
+
+HASHING_SLOTS = max(1, (os.cpu_count() or 1) - 1)
+_hashing = threading.BoundedSemaphore(HASHING_SLOTS)
 
 
 def _prehash(password: str) -> bytes:
@@ -21,12 +30,14 @@ def _prehash(password: str) -> bytes:
 
 
 def hash_password(password: str, rounds: int) -> str:
-    return bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds)).decode("ascii")
+    with _hashing:
+        return bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds)).decode("ascii")
 
 
 def verify_password(password: str, stored_hash: str) -> bool:
     try:
-        return bcrypt.checkpw(_prehash(password), stored_hash.encode("ascii"))
+        with _hashing:
+            return bcrypt.checkpw(_prehash(password), stored_hash.encode("ascii"))
     except ValueError:
         return False
 

@@ -198,6 +198,11 @@ Index("uq_users_username_lower", func.lower(User.username), unique=True)
 
 class Invitation(Base):
     __tablename__ = "invitations"
+    # A coordinator's list: the rows of one municipality (or organization), newest first, without a sort.
+    __table_args__ = (
+        Index("ix_invitations_municipality_id_created_at", "municipality_id", "created_at"),
+        Index("ix_invitations_organization_id_created_at", "organization_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import socket
 import tempfile
 import threading
@@ -93,6 +94,7 @@ def measure(database: str, postgres_url: str, letters: int, senders: int) -> str
     finally:
         controller.stop()
         drop()
+        shutil.rmtree(workdir, ignore_errors=True)
     exactly_once = len(inbox.recipients) == letters and set(inbox.recipients.values()) == {1}
     verdict = "да" if exactly_once else f"нет: дошло {sum(inbox.recipients.values())}"
     return f"| {database} | {letters} | {senders} | {seconds:.1f} | {letters / seconds:.0f} | {verdict} |"

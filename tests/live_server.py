@@ -75,7 +75,8 @@ def server_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]
     return env
 
 
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(env: dict[str, str], *args: str, exit_code: int = 0) -> subprocess.CompletedProcess[str]:
+    """`python -m admin_app <args>`, which must end with `exit_code`."""
     result = subprocess.run(
         [sys.executable, "-m", "admin_app", *args],
         cwd=PROJECT_DIR,
@@ -85,7 +86,7 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         timeout=60,
         check=False,
     )
-    assert result.returncode == 0, f"{args[0]} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == exit_code, f"{args[0]}: exit {result.returncode}:\n{result.stdout}\n{result.stderr}"
     return result
 
 

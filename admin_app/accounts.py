@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from admin_app.transliteration import latin_spellings
 from models import Organization, Role, RoleCode, User
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9._-]{2,31}", re.ASCII)
@@ -53,9 +54,6 @@ LATIN_KEYS = "qwertyuiop[]asdfghjkl;'zxcvbnm,.`"
 CYRILLIC_KEYS = "йцукенгшщзхъфывапролджэячсмитьбюё"
 TO_LATIN_KEYS = str.maketrans(CYRILLIC_KEYS, LATIN_KEYS)
 TO_CYRILLIC_KEYS = str.maketrans(LATIN_KEYS, CYRILLIC_KEYS)
-TRANSLITERATION = str.maketrans("абвгдеёзийклмнопрстуфыэ", "abvgdeeziyklmnoprstufye", "ъь") | str.maketrans(
-    {"ж": "zh", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ю": "yu", "я": "ya"}
-)
 
 
 class AccountError(ValueError):
@@ -115,7 +113,7 @@ def _cores(password: str) -> frozenset[str]:
     typed = password.lower()
     spellings = {
         typed,
-        typed.translate(TRANSLITERATION),
+        *latin_spellings(typed),
         typed.translate(TO_LATIN_KEYS),
         typed.translate(TO_CYRILLIC_KEYS),
     }

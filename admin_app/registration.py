@@ -32,6 +32,7 @@ from admin_app.invitations import (
     key_problem,
     needs_municipality_choice,
 )
+from admin_app.login_suggestion import LoginSuggestion, suggest_login
 from admin_app.passwords import hash_password_async
 from admin_app.public_templates import templates
 from admin_app.throttle import (
@@ -64,6 +65,7 @@ class InvitationPage:
     role: RoleCode | None = None
     email: str = ""
     municipalities: tuple[tuple[int, str], ...] = ()
+    suggestion: LoginSuggestion | None = None  # offered on a GET only: a returned form keeps what was typed
 
 
 async def register_by_invite(request: Request) -> Response:
@@ -73,7 +75,7 @@ async def register_by_invite(request: Request) -> Response:
     wait = await throttle_step(request.app.state.session_factory, wait_seconds, tries)
     if wait:
         return _throttled(request, wait)
-    page = await anyio.to_thread.run_sync(_load_invitation, request, key)
+    page = await anyio.to_thread.run_sync(_load_invitation, request, key, request.method == "GET")
     if page.problem is not None:
         status = 404 if page.problem is KeyProblem.UNKNOWN else 410
         return await _key_refused(request, tries, KEY_PROBLEM_MESSAGES[page.problem], status)
@@ -84,8 +86,11 @@ async def register_by_invite(request: Request) -> Response:
         "token": form_token(settings, key),
         "values": {},
         "errors": {},
+        "username_hint": "",
     }
     if request.method == "GET":
+        if page.suggestion is not None:
+            context |= {"values": {"username": page.suggestion.username}, "username_hint": page.suggestion.hint}
         return _render(request, "public/register.html", context)
     form = await request.form()
     values = {name: str(form.get(name, "")).strip()[:200] for name in ("username", "municipality_id")}
@@ -120,7 +125,7 @@ def _form_errors(
     return errors
 
 
-def _load_invitation(request: Request, key: str) -> InvitationPage:
+def _load_invitation(request: Request, key: str, with_suggestion: bool) -> InvitationPage:
     with request.app.state.session_factory() as session:
         invitation = find_invitation(session, key)
         problem = key_problem(invitation, utcnow())
@@ -131,7 +136,8 @@ def _load_invitation(request: Request, key: str) -> InvitationPage:
             departmental_first = (Municipality.kind != MunicipalityKind.DEPARTMENTAL, Municipality.name)
             rows = session.execute(select(Municipality.id, Municipality.name).order_by(*departmental_first))
             municipalities = tuple((row.id, row.name) for row in rows)
-        return InvitationPage(None, RoleCode(invitation.role.code), invitation.email, municipalities)
+        suggestion = suggest_login(session, invitation.full_name, invitation.email) if with_suggestion else None
+        return InvitationPage(None, RoleCode(invitation.role.code), invitation.email, municipalities, suggestion)
 
 
 def _accept(request: Request, key: str, values: dict[str, str], password_hash: str) -> None:

@@ -92,6 +92,30 @@ def cmd_bootstrap(settings: Settings, _args: argparse.Namespace) -> None:
     print(f"  пароль:           {password}")
 
 
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    """Fill a fresh database with the demo region (admin_app.demo); one password for every demo user."""
+    from admin_app.demo import DemoError, fill_demo, summary_lines
+    from models import utcnow
+
+    given = os.environ.get("DEMO_PASSWORD", "")
+    password = given or secrets.token_urlsafe(12)
+    upgrade_to_head(settings.database_url)
+    now = utcnow()
+    try:
+        with transaction(_session_factory(settings)) as session:
+            load_reference(session)
+            result = fill_demo(session, settings, password=password, now=now, force=args.force)
+            lines = summary_lines(session, result, now=now)
+    except DemoError as error:
+        raise CommandError(str(error)) from None
+    print("\n".join(lines))
+    if given:
+        print("Пароль всех демонстрационных пользователей — из переменной DEMO_PASSWORD.")
+        return
+    print("Пароль всех демонстрационных пользователей. Запишите его — он больше не будет показан:")
+    print(f"  пароль:           {password}")
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     """Serve with `--workers` processes; each builds the application from the environment (the settings
     were checked here first) and, unless `--no-mail`, runs a mail sender of its own."""
@@ -246,6 +270,17 @@ def build_parser() -> argparse.ArgumentParser:
         "bootstrap",
         help="подготовить локальный запуск: схема, справочник, первый оператор",
     ).set_defaults(handler=cmd_bootstrap)
+    demo = commands.add_parser(
+        "demo",
+        help="заполнить новую базу демонстрационными данными Томской области "
+        "(пароль пользователей из DEMO_PASSWORD или случайный)",
+    )
+    demo.add_argument(
+        "--force",
+        action="store_true",
+        help="добавить демонстрационные данные, даже если в базе уже есть пользователи, приглашения или заявления",
+    )
+    demo.set_defaults(handler=cmd_demo)
     send_mail = commands.add_parser(
         "send-mail",
         help="отправлять письма из очереди и напоминания о приглашениях до Ctrl+C (с --once — отправить и выйти)",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,11 @@ from urllib.parse import urlsplit
 PROJECT_DIR = Path(__file__).resolve().parent
 MIN_SECRET_KEY_LENGTH = 32
 MAIL_BACKENDS = ("smtp", "file")
+HELP_PHONES_DEFAULT = "8 (3822) 90-20-57, 90-20-58"  # the centre's telephones in the original system's instruction
+HELP_TEXT_MAX_LENGTH = 200
+EMAIL_MAX_LENGTH = 254
+CONTROL_CATEGORIES = ("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp")  # line breaks, tabs, invisible characters
+EMAIL_ADDRESS = re.compile(r"[\w.%+-]+@[\w-]+(\.[\w-]+)+")  # letters of any alphabet: «почта@школа.рф»
 
 
 class SettingsError(ValueError):
@@ -54,6 +61,8 @@ class Settings:
     session_idle_minutes: int
     trusted_proxies: tuple[str, ...]
     remember_days: int
+    help_phones: str
+    help_email: str
 
     @property
     def is_https(self) -> bool:
@@ -151,6 +160,29 @@ def _documents_dir(env: Mapping[str, str], var_dir: Path) -> Path:
     return path
 
 
+def _help_phones(env: Mapping[str, str]) -> str:
+    """HELP_PHONES: the telephones the landing page gives for help, as one line of text."""
+    return _one_line(env, "HELP_PHONES", HELP_PHONES_DEFAULT, HELP_TEXT_MAX_LENGTH)
+
+
+def _help_email(env: Mapping[str, str]) -> str:
+    """HELP_EMAIL: the address the landing page gives for help; empty — none is shown."""
+    value = _one_line(env, "HELP_EMAIL", "", EMAIL_MAX_LENGTH)
+    if value and not EMAIL_ADDRESS.fullmatch(value):
+        raise SettingsError(f"HELP_EMAIL: ожидается адрес электронной почты вида help@example.ru, получено «{value}»")
+    return value
+
+
+def _one_line(env: Mapping[str, str], name: str, default: str, max_length: int) -> str:
+    """A text shown to users as is: one line of at most `max_length` characters."""
+    value = _text(env, name, default)
+    if len(value) > max_length:
+        raise SettingsError(f"{name}: не длиннее {max_length} символов, получено {len(value)}")
+    if any(unicodedata.category(character) in CONTROL_CATEGORIES for character in value):
+        raise SettingsError(f"{name}: ожидается одна строка без управляющих символов (перевода строки, табуляции)")
+    return value
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = _text(env, name, default)
     if value not in allowed:
@@ -191,4 +223,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         session_idle_minutes=_integer(env, "SESSION_IDLE_MINUTES", 30, 5, 240),
         trusted_proxies=_trusted_proxies(env),
         remember_days=_integer(env, "REMEMBER_DAYS", 14, 1, 14),
+        help_phones=_help_phones(env),
+        help_email=_help_email(env),
     )

@@ -1,7 +1,7 @@
 """The application factory: routes, middleware and the SQLAdmin panel.
 
 URL map:
-    GET /            → redirect to the panel
+    GET /            → admin_app.landing.landing_page (what the system is for, «Войти», help)
     GET /healthz     → admin_app.health.healthz
     /Account/RegisterByInvite?k=…&t=…  → admin_app.registration.register_by_invite
     /Application/Submit                → admin_app.public_applications.submit_page (a teacher, no account)
@@ -25,8 +25,6 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.errors import ServerErrorMiddleware
-from starlette.requests import Request
-from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
 from admin_app.audit_backend import PanelAuditBackend
@@ -38,6 +36,7 @@ from admin_app.db import NulCharacter, make_engine, make_session_factory
 from admin_app.errors import exception_handlers
 from admin_app.health import healthz
 from admin_app.invitations import REGISTRATION_PATH, invitable_roles
+from admin_app.landing import landing_page
 from admin_app.mail.sender import MailSender
 from admin_app.mail.transports import transport_for
 from admin_app.permissions import RoleGrants
@@ -58,10 +57,6 @@ from views.cabinet import cabinet_figures
 from views.list_rows import list_rows_html
 
 TEMPLATES_DIR = PROJECT_DIR / "templates"
-
-
-async def home(request: Request) -> RedirectResponse:
-    return RedirectResponse("/admin/", status_code=302)
 
 
 def create_served_app() -> Starlette:
@@ -103,7 +98,7 @@ def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> 
     errors = exception_handlers(settings.centre_name)
     app = Starlette(
         routes=[
-            Route("/", home),
+            Route("/", landing_page),
             Route("/healthz", healthz),
             Route(REGISTRATION_PATH, register_by_invite, methods=["GET", "POST"]),
             Route(SUBMIT_PATH, submit_page, methods=["GET", "POST"]),

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from csp_watch import PROBE, prove_the_watcher_works, watch_violations
 from live_server import ServeProcess, body, create_operator, new_page, run_cli, screenshot, server_env
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage, Page
+    from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.browser
 
@@ -31,11 +32,6 @@ MUNICIPALITY = "Томский район"
 SCHOOL = "МБОУ «Корниловская СОШ»"
 TEACHER = "Петрова Анна Ивановна"
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
-
-REPORT_VIOLATIONS = """
-document.addEventListener('securitypolicyviolation', (event) => window.reportCspViolation(
-  `${event.violatedDirective} blocked ${event.blockedURI || 'inline'} at ${event.sourceFile}:${event.lineNumber}`));
-"""
 
 
 @pytest.fixture
@@ -61,37 +57,6 @@ def serve(database_url: str, tmp_path: Path) -> Iterator[ServeProcess]:
         yield serve
     finally:
         serve.stop()
-
-
-def watch_violations(page: Page) -> list[str]:
-    """What Chromium refuses on this page and every page it opens next."""
-    found: list[str] = []
-
-    def report(text: str) -> None:
-        found.append(text)
-
-    def console(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            found.append(message.text)
-
-    page.expose_function("reportCspViolation", report)
-    page.add_init_script(REPORT_VIOLATIONS)
-    page.on("console", console)
-    return found
-
-
-PROBE = "https://example.org/tracker.png"
-
-
-def prove_the_watcher_works(page: Page, violations: list[str]) -> None:
-    """A foreign image must be reported; Chromium reports it twice (the event, the console), the second
-    perhaps later, so the probe's reports are left out of the verdict rather than cleared here."""
-    page.evaluate(f"document.body.append(Object.assign(new Image(), {{src: '{PROBE}'}}))")
-    for _ in range(50):
-        if violations:
-            break
-        page.wait_for_timeout(100)
-    assert any("img-src" in text for text in violations), f"a foreign image went unreported: {violations}"
 
 
 def log_in(page: Page, base_url: str, username: str, password: str) -> None:

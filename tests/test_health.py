@@ -23,10 +23,11 @@ def test_healthz_is_503_when_the_database_does_not(tmp_path) -> None:
     assert response.json()["database"] == "недоступна"
 
 
-def test_root_leads_to_the_panel(client) -> None:
+def test_root_is_the_landing_page_leading_to_the_login(client) -> None:
     response = client.get("/")
-    assert response.status_code == 302
-    assert response.headers["location"] == "/admin/"
+    assert response.status_code == 200
+    assert "Аттестация педагогических работников" in response.text
+    assert 'href="/admin/login">Войти</a>' in response.text
 
 
 def test_unknown_page_is_a_russian_404(client) -> None:

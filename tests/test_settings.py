@@ -24,6 +24,8 @@ def test_defaults_make_a_safe_local_run(tmp_path: Path) -> None:
     assert settings.documents_dir == tmp_path.resolve() / "documents"
     assert settings.bcrypt_rounds == 12
     assert settings.invitation_ttl_days == 14
+    assert settings.help_phones == "8 (3822) 90-20-57, 90-20-58"
+    assert settings.help_email == ""
     assert not settings.is_https
 
 
@@ -71,8 +73,25 @@ def test_https_accepts_a_strong_secret_key(tmp_path: Path) -> None:
         ("SMTP_STARTTLS", "maybe", "«maybe»"),
         # Only the scheme of a database URL is echoed: the rest may hold a password.
         ("DATABASE_URL", "mysql://user:secret@x/db", "«mysql:…»"),
+        ("HELP_PHONES", "8 (3822) 90-20-57" * 12, "не длиннее 200 символов, получено 204"),
+        ("HELP_PHONES", "8 (3822) 90-20-57\n8 (3822) 90-20-58", "одна строка без управляющих символов"),
+        ("HELP_EMAIL", "help at example.ru", "«help at example.ru»"),
+        ("HELP_EMAIL", "help@example.ru?subject=Вопрос", "«help@example.ru?subject=Вопрос»"),
+        ("HELP_EMAIL", "h" * 250 + "@example.ru", "не длиннее 254 символов, получено 261"),
     ],
-    ids=["port-not-a-number", "port-too-big", "ftp-base-url", "mail-backend", "starttls", "mysql"],
+    ids=[
+        "port-not-a-number",
+        "port-too-big",
+        "ftp-base-url",
+        "mail-backend",
+        "starttls",
+        "mysql",
+        "help-phones-too-long",
+        "help-phones-two-lines",
+        "help-email-not-an-address",
+        "help-email-with-a-query",
+        "help-email-too-long",
+    ],
 )
 def test_malformed_value_is_one_russian_line_naming_it(tmp_path: Path, name: str, value: str, shown: str) -> None:
     with pytest.raises(SettingsError) as raised:
@@ -84,6 +103,16 @@ def test_malformed_value_is_one_russian_line_naming_it(tmp_path: Path, name: str
     assert "secret" not in message
     assert "\n" not in message
     assert re.search("[а-яё]{4}", message), message
+
+
+def test_help_contacts_are_taken_as_written(tmp_path: Path) -> None:
+    phones = " 8\u00a0(3822) 90-20-57 (приёмная) "  # a no-break space, as copied from a web page
+    env = {"VAR_DIR": str(tmp_path), "HELP_PHONES": phones, "HELP_EMAIL": "аттестация@тоипкро.рф"}
+
+    settings = load_settings(env)
+
+    assert settings.help_phones == "8\u00a0(3822) 90-20-57 (приёмная)"
+    assert settings.help_email == "аттестация@тоипкро.рф"
 
 
 def test_documents_dir_may_be_shared_storage_but_not_a_file(tmp_path: Path) -> None:

@@ -182,6 +182,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id", use_alter=True), unique=True)
+    # When the user ticked the consent to the processing of personal data on the registration form (152-ФЗ);
+    # None for accounts created otherwise (the command line, before the consent was asked).
+    personal_data_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     role: Mapped[Role] = relationship()
     municipality: Mapped[Municipality | None] = relationship()
@@ -406,6 +409,9 @@ class Application(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # SHA-256 of the key in the teacher's status link (admin_app.tokens); None when entered by a coordinator.
     status_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    # When the teacher ticked the consent to the processing of personal data on the public form (152-ФЗ);
+    # None when entered by a coordinator, who keeps the teacher's consent on paper.
+    personal_data_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organization: Mapped[Organization] = relationship()
     municipality: Mapped[Municipality] = relationship()

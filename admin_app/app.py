@@ -6,6 +6,7 @@ URL map:
     /Account/RegisterByInvite?k=…&t=…  → admin_app.registration.register_by_invite
     /Application/Submit                → admin_app.public_applications.submit_page (a teacher, no account)
     GET /Application/Status?k=…        → admin_app.public_applications.status_page
+    GET /personal-data                 → admin_app.personal_data.policy_page (the consent's policy text)
     /Account/ForgotPassword            → admin_app.recovery_pages.forgot_password_page («Забыли пароль?»)
     /Account/ForgotUsername            → admin_app.recovery_pages.forgot_username_page («Забыли имя пользователя?»)
     /Account/ResetPassword?k=…         → admin_app.recovery_pages.reset_password_page (the link in the letter)
@@ -40,6 +41,7 @@ from admin_app.landing import landing_page
 from admin_app.mail.sender import MailSender
 from admin_app.mail.transports import transport_for
 from admin_app.permissions import RoleGrants
+from admin_app.personal_data import POLICY_PATH, policy_page
 from admin_app.public_applications import STATUS_PATH, SUBMIT_PATH, status_page, submit_page
 from admin_app.recovery import FORGOT_PASSWORD_PATH, FORGOT_USERNAME_PATH, RESET_PASSWORD_PATH
 from admin_app.recovery_pages import forgot_password_page, forgot_username_page, reset_password_page
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None, *, send_mail: bool = False) -> 
             Route(REGISTRATION_PATH, register_by_invite, methods=["GET", "POST"]),
             Route(SUBMIT_PATH, submit_page, methods=["GET", "POST"]),
             Route(STATUS_PATH, status_page),
+            Route(POLICY_PATH, policy_page),
             Route(FORGOT_PASSWORD_PATH, forgot_password_page, methods=["GET", "POST"]),
             Route(FORGOT_USERNAME_PATH, forgot_username_page, methods=["GET", "POST"]),
             Route(RESET_PASSWORD_PATH, reset_password_page, methods=["GET", "POST"]),

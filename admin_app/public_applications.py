@@ -9,6 +9,9 @@ URL map:
 The status key comes from admin_app.tokens: it is shown once, in the letter (which the outbox blanks once sent),
 and the database keeps only its SHA-256 (`applications.status_key_hash`).
 
+Consent: the form is refused, as typed, unless the consent to the processing of personal data is ticked
+(admin_app.personal_data); its time is stored as `applications.personal_data_consent_at`.
+
 CSRF without a session: the double-submit pair of admin_app.public_form_tokens, its cookie limited to
 /Application/Submit and deleted after a successful submission.
 
@@ -44,6 +47,7 @@ from admin_app.dates import format_date, format_datetime
 from admin_app.mail.letters import application_received_letter
 from admin_app.mail.outbox import enqueue
 from admin_app.mail.sender import wake_sender
+from admin_app.personal_data import CONSENT_FIELD, POLICY_PATH, consent_errors
 from admin_app.public_form_tokens import new_form_token, set_form_cookie, submitted_form_valid
 from admin_app.public_templates import templates
 from admin_app.throttle import (
@@ -85,6 +89,7 @@ FIELDS = (
     "requested_category",
     "current_category",
     "current_category_date",
+    CONSENT_FIELD,
 )
 
 
@@ -99,7 +104,7 @@ async def submit_page(request: Request) -> Response:
     wait = await throttle_step(request.app.state.session_factory, wait_seconds, submissions)
     if wait:
         return await _throttled_form(request, values, wait)
-    errors: dict[str, str] = {}
+    errors = consent_errors(form)
     if not submitted_form_valid(request, form, FORM_COOKIE):
         errors["form"] = STALE_FORM
     if not errors:
@@ -160,10 +165,12 @@ def _typed_values(form: Any) -> dict[str, str]:
 
 
 def _submit(request: Request, values: dict[str, str], submissions: list[Check]) -> str:
-    """The application and its letter, counted against the client's address in the same transaction."""
+    """The application, with the teacher's consent to the processing of personal data given now, and its letter,
+    counted against the client's address in the same transaction."""
     teacher, now = teacher_from_form(values), utcnow()
     with request.app.state.session_factory.begin() as session:
         application = submit_with_status_link(session, teacher, settings=request.app.state.settings, now=now)
+        application.personal_data_consent_at = now
         record_hits(session, submissions, now=now)
         return application.teacher_email
 
@@ -224,5 +231,5 @@ def _status_context(request: Request, key: str) -> dict[str, Any] | None:
 
 def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     settings: Settings = request.app.state.settings
-    full_context = {"centre_name": settings.centre_name, **context}
+    full_context = {"centre_name": settings.centre_name, "policy_path": POLICY_PATH, **context}
     return templates.TemplateResponse(request, name, full_context, status_code=status_code, headers=PUBLIC_HEADERS)

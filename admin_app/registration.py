@@ -2,7 +2,8 @@
 
 A GET only looks at the key (mail scanners open links; nothing is consumed).
 A POST checks the form, then consumes the key and creates the user in one
-transaction (`invitations.accept_invitation`). `t` is informational only.
+transaction (`invitations.accept_invitation`), only with the consent to the processing of personal
+data ticked (admin_app.personal_data); its time is stored with the user. `t` is informational only.
 The form's CSRF token is an HMAC of the key, so the page needs no cookie.
 A key that cannot register anyone (unknown, used, expired, revoked) counts against the
 client's address; over the limit (admin_app.throttle) every key, even a valid one, gets
@@ -34,6 +35,7 @@ from admin_app.invitations import (
 )
 from admin_app.login_suggestion import LoginSuggestion, suggest_login
 from admin_app.passwords import hash_password_async
+from admin_app.personal_data import CONSENT_FIELD, POLICY_PATH, consent_errors
 from admin_app.public_templates import templates
 from admin_app.throttle import (
     REGISTRATION_KEYS_PER_ADDRESS,
@@ -93,7 +95,7 @@ async def register_by_invite(request: Request) -> Response:
             context |= {"values": {"username": page.suggestion.username}, "username_hint": page.suggestion.hint}
         return _render(request, "public/register.html", context)
     form = await request.form()
-    values = {name: str(form.get(name, "")).strip()[:200] for name in ("username", "municipality_id")}
+    values = {name: str(form.get(name, "")).strip()[:200] for name in ("username", "municipality_id", CONSENT_FIELD)}
     errors = _form_errors(form, values, settings, key, needs_municipality=bool(page.municipalities), email=page.email)
     if not errors:
         password_hash = await hash_password_async(str(form.get("password", "")), settings.bcrypt_rounds)
@@ -122,7 +124,7 @@ def _form_errors(
     errors |= new_password_errors(password, confirmation, values["username"], email)
     if needs_municipality and not values["municipality_id"].isdigit():
         errors["municipality_id"] = "Выберите муниципалитет из списка."
-    return errors
+    return errors | consent_errors(form)
 
 
 def _load_invitation(request: Request, key: str, with_suggestion: bool) -> InvitationPage:
@@ -141,16 +143,18 @@ def _load_invitation(request: Request, key: str, with_suggestion: bool) -> Invit
 
 
 def _accept(request: Request, key: str, values: dict[str, str], password_hash: str) -> None:
-    municipality = values["municipality_id"]
+    """Consume the key and create the user, who consented to the processing of personal data just now."""
+    municipality, now = values["municipality_id"], utcnow()
     with request.app.state.session_factory.begin() as session:
-        accept_invitation(
+        user = accept_invitation(
             session,
             key,
             username=values["username"],
             password_hash=password_hash,
             municipality_id=int(municipality) if municipality.isdigit() else None,
-            now=utcnow(),
+            now=now,
         )
+        user.personal_data_consent_at = now
 
 
 async def _key_refused(request: Request, tries: list[Check], message: str, status_code: int) -> Response:
@@ -172,6 +176,7 @@ def _render(request: Request, name: str, context: dict[str, Any], status_code: i
         "centre_name": settings.centre_name,
         "username_rules": USERNAME_RULES,
         "password_rules": PASSWORD_RULES,
+        "policy_path": POLICY_PATH,
         **context,
     }
     return templates.TemplateResponse(request, name, full_context, status_code=status_code, headers=NO_REFERRER)

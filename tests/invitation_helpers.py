@@ -47,5 +47,6 @@ def add_organization(session_factory, name: str, municipality: str) -> int:
 
 def register(client: TestClient, path: str, username: str, password: str, **extra: str):
     token = csrf_from(client.get(path).text)
-    data = {"csrf_token": token, "username": username, "password": password, "password_confirm": password, **extra}
+    data = {"csrf_token": token, "username": username, "password": password, "password_confirm": password}
+    data |= {"consent": "on", **extra}  # the consent to the processing of personal data, ticked
     return client.post(path, data=data)

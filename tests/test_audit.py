@@ -190,7 +190,7 @@ def test_auth_events_are_logged_with_no_secrets(
 
     # A teacher applies on the public page; the operator registers the application, attaches and downloads a file.
     teacher = browser()
-    data = {**TEACHER, "organization_id": str(school)}
+    data = {**TEACHER, "consent": "on", "organization_id": str(school)}
     assert post_with_token(teacher, "/Application/Submit", "/Application/Submit", **data).status_code in (200, 302, 303)
     deliver(session_factory, settings)
     with session_factory() as session:

@@ -152,6 +152,7 @@ def test_a_coordinator_invites_a_list_from_a_file(browser: Browser, live: Live, 
         invitee.fill("#username", username)
         invitee.fill("#password", "надёжный-пароль-2026")
         invitee.fill("#password_confirm", "надёжный-пароль-2026")
+        invitee.get_by_role("checkbox", name=re.compile("Я даю согласие на обработку")).check()
         with invitee.expect_navigation():
             invitee.get_by_role("button", name="Зарегистрироваться").click()
         assert "Регистрация завершена" in body(invitee), body(invitee)

@@ -139,6 +139,7 @@ def submit_as_teacher(browser: Browser, base_url: str) -> None:
     page.fill("#position", "учитель математики")
     page.select_option("#organization_id", label=SCHOOL)
     page.select_option("#requested_category", label="Первая")
+    page.get_by_role("checkbox", name=re.compile("Я даю согласие на обработку")).check()
     with page.expect_navigation():
         page.get_by_role("button", name=re.compile("Отправить")).click()
     assert "petrova@example.ru" in body(page), body(page)

@@ -130,6 +130,7 @@ TEACHER_FIELDS = (
     "requested_category",
     "current_category",
     "current_category_date",
+    "consent",
 )
 
 
@@ -141,6 +142,7 @@ def _teacher(world: World) -> dict[str, str]:
         "position": "учитель математики",
         "organization_id": str(world.organization_id),
         "requested_category": "first",
+        "consent": "on",
     }
 
 
@@ -158,8 +160,13 @@ CASES = (
         "registration",
         "/Account/RegisterByInvite",
         "invitation",
-        ("username", "password", "password_confirm", "municipality_id"),
-        lambda world: {"username": world.names["invitation"], "password": PASSPHRASE, "password_confirm": PASSPHRASE},
+        ("username", "password", "password_confirm", "municipality_id", "consent"),
+        lambda world: {
+            "username": world.names["invitation"],
+            "password": PASSPHRASE,
+            "password_confirm": PASSPHRASE,
+            "consent": "on",
+        },
         200,
         frozenset({"users", "invitations", "outbox_messages"}),
     ),

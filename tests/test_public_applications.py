@@ -47,7 +47,7 @@ def schools(session_factory) -> dict[str, int]:
 
 def submit(client: TestClient, organization_id: int, **changes: str):
     token = csrf_from(client.get(SUBMIT).text)
-    data = {"csrf_token": token, **TEACHER, "organization_id": str(organization_id), **changes}
+    data = {"csrf_token": token, **TEACHER, "consent": "on", "organization_id": str(organization_id), **changes}
     return client.post(SUBMIT, data=data)
 
 
@@ -192,7 +192,12 @@ def test_bad_input_is_refused_with_the_typed_values_kept(
     if "requested_category" in changes:
         assert '<option value="methodist" selected>' in response.text
     assert counts(session_factory) == (0, 0, 0)
-    data = {**TEACHER, "organization_id": str(schools["kornilovo"]), "csrf_token": csrf_from(response.text)}
+    data = {
+        **TEACHER,
+        "consent": "on",
+        "organization_id": str(schools["kornilovo"]),
+        "csrf_token": csrf_from(response.text),
+    }
     again = client.post(SUBMIT, data=data)
     assert again.status_code == 200  # the refused form carries a fresh token
     assert counts(session_factory) == (1, 1, 1)
@@ -218,7 +223,7 @@ def test_methodist_with_the_highest_category_is_accepted(client, schools, sessio
 
 def test_the_token_only_works_with_the_cookie_of_the_same_browser(client, app, schools, session_factory) -> None:
     token = csrf_from(client.get(SUBMIT).text)
-    data = {**TEACHER, "organization_id": str(schools["kornilovo"]), "csrf_token": token}
+    data = {**TEACHER, "consent": "on", "organization_id": str(schools["kornilovo"]), "csrf_token": token}
     with TestClient(app, base_url=BASE_URL) as other_browser:
         refused = other_browser.post(SUBMIT, data=data)
     assert refused.status_code == 400 and "Форма устарела" in refused.text
@@ -228,14 +233,16 @@ def test_the_token_only_works_with_the_cookie_of_the_same_browser(client, app, s
 def test_an_expired_form_is_refused(client, schools, session_factory, settings) -> None:
     cookie, token = new_form_token(settings, time.time() - FORM_TTL_SECONDS - 1)
     client.cookies.set(FORM_COOKIE, cookie, path=SUBMIT)
-    response = client.post(SUBMIT, data={**TEACHER, "organization_id": str(schools["kornilovo"]), "csrf_token": token})
+    response = client.post(
+        SUBMIT, data={**TEACHER, "consent": "on", "organization_id": str(schools["kornilovo"]), "csrf_token": token}
+    )
     assert response.status_code == 400 and "Форма устарела" in response.text
     assert counts(session_factory) == (0, 0, 0)
 
 
 def test_posting_the_same_form_again_does_not_submit_twice(client, schools, session_factory) -> None:
     token = csrf_from(client.get(SUBMIT).text)
-    data = {**TEACHER, "organization_id": str(schools["kornilovo"]), "csrf_token": token}
+    data = {**TEACHER, "consent": "on", "organization_id": str(schools["kornilovo"]), "csrf_token": token}
     assert client.post(SUBMIT, data=data).status_code == 200
     again = client.post(SUBMIT, data=data)
     assert again.status_code == 400 and "Форма устарела" in again.text

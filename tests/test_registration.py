@@ -143,7 +143,13 @@ def test_bad_login_is_refused_and_what_was_typed_stays(
 )
 def test_bad_password_is_refused(anonymous, expert_link, session_factory, password, confirm, message) -> None:
     token = csrf_from(anonymous.get(expert_link).text)
-    data = {"csrf_token": token, "username": "petrov", "password": password, "password_confirm": confirm}
+    data = {
+        "csrf_token": token,
+        "username": "petrov",
+        "password": password,
+        "password_confirm": confirm,
+        "consent": "on",
+    }
     response = anonymous.post(expert_link, data=data)
     assert response.status_code == 400
     assert message in response.text
@@ -157,7 +163,13 @@ def test_long_cyrillic_password_registers_and_logs_in(anonymous, expert_link) ->
 
 
 def test_form_without_its_token_is_refused(anonymous, expert_link, session_factory) -> None:
-    data = {"username": "petrov", "password": PASSWORD, "password_confirm": PASSWORD, "csrf_token": "forged"}
+    data = {
+        "username": "petrov",
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+        "csrf_token": "forged",
+        "consent": "on",
+    }
     response = anonymous.post(expert_link, data=data)
     assert response.status_code == 400
     assert "Форма устарела" in response.text

@@ -194,6 +194,7 @@ def submit_registration(page: Page, username: str, password: str) -> None:
     page.fill("#username", username)
     page.fill("#password", password)
     page.fill("#password_confirm", password)
+    page.get_by_role("checkbox", name=re.compile("Я даю согласие на обработку")).check()
     with page.expect_navigation():
         page.get_by_role("button", name="Зарегистрироваться").click()
 

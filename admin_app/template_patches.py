@@ -5,7 +5,10 @@ English its `ru` catalog does not cover, the display of a form-level CSRF
 error (the token field is hidden, so SQLAdmin would show nothing), the rows of a list rendered
 in Python (views.list_rows: SQLAdmin's async loop was most of a list page's time), and logout
 as a POST form carrying the CSRF token instead of a GET link, with the user's
-login beside it as a link to «Профиль».
+login beside it as a link to «Профиль». The rest fix what axe-core reports as serious or critical
+(tests/test_accessibility.py): the menu's items in a list, a name for the search box's reset button,
+the disabled «prev»/«next» links marked disabled (their muted colour is then exempt from contrast
+rules), and a logout button with enough contrast on the dark menu.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ LOGOUT_FORM = """{% if request.state.user is defined %}
       {% endif %}
       <form method="post" action="{{ request.url_for('admin:logout') }}" class="m-2">
         <input type="hidden" name="csrf_token" value="{{ csrf_token(request) }}">
-        <button type="submit" class="btn btn-secondary btn-icon w-100 px-2">
+        <button type="submit" class="btn btn-light btn-icon w-100 px-2">
           <span class="me-2">{{ _("Logout") }}</span><i class="fa fa-sign-out"></i>
         </button>
       </form>"""
@@ -38,6 +41,17 @@ PATCHES = {
     'aria-label="Toggle navigation"': 'aria-label="Показать меню"',
     "{{ f }}\n{% endfor %}": "{{ f }}" + HIDDEN_FIELD_ERRORS + "\n{% endfor %}",
     LOGOUT_LINK: LOGOUT_FORM,
+    # The menu's <li> items sit in a <div>: a list is what screen readers count and announce.
+    '{% macro display_menu(menu, request) %}\n<div class="navbar-nav">': (
+        '{% macro display_menu(menu, request) %}\n<ul class="navbar-nav">'
+    ),
+    "{% endif %}\n  {% endfor %}\n</div>\n{% endmacro %}": "{% endif %}\n  {% endfor %}\n</ul>\n{% endmacro %}",
+    # An icon-only button (×) needs a name.
+    '<button id="search-reset" class="btn" type="button"': (
+        '<button id="search-reset" class="btn" type="button" aria-label="Сбросить поиск"'
+    ),
+    # A disabled page link goes nowhere: no href, marked disabled, out of the tab order (both «prev» and «next»).
+    '<a class="page-link" href="#">': '<a class="page-link" role="link" aria-disabled="true">',
     "{{ pk.name | title }}": "{{ '№' if pk.name == 'id' else pk.name }}",
     # The rows of a list in Python (views.list_rows); SQLAdmin's own loop is left to run over nothing.
     "<tbody>\n                  {% for row in pagination.rows %}": (

@@ -77,7 +77,7 @@ async def _value_cell(view: ModelView, request: Request, row: Any, name: str) ->
     if isinstance(value, (list, set)):
         pairs = zip(value, formatted, strict=True)
         return f"<td>{''.join(_related(view, request, elem, text, as_link) for elem, text in pairs)}</td>"
-    if not as_link:
+    if not as_link or value is None:  # no related object: no empty link (it would have no name)
         return f"<td>{escape(formatted)}</td>"
     url = view._url_for_details_with_prop(request, row, name)
     return f'<td><a href="{escape(str(url))}">{escape(formatted)}</a></td>'

@@ -20,7 +20,7 @@ REFUSED = "Отметьте согласие на обработку персо�
 CHECKBOX = re.compile(r'<input id="consent" name="consent" type="checkbox" value="on"[^>]*>')
 LABEL = re.compile(
     r'<label class="form-check" for="consent">.*?Я даю согласие на обработку моих персональных данных\s+в соответствии'
-    r'\s+с <a href="/personal-data">Политикой обработки персональных данных</a>.*?</label>',
+    r'\s+с <a href="/personal-data"[^>]*>Политикой обработки персональных данных</a>.*?</label>',
     re.DOTALL,
 )
 

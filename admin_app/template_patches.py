@@ -35,6 +35,8 @@ LOGOUT_FORM = """{% if request.state.user is defined %}
         </button>
       </form>"""
 
+LIST_HEADER = '<div class="card-header">\n              <h3 class="card-title">{{ model_view.name_plural }}</h3>'
+
 PATCHES = {
     '<html lang="en">': '<html lang="ru">',
     '"This is a required field"': '"Обязательное поле"',
@@ -53,6 +55,13 @@ PATCHES = {
     # A disabled page link goes nowhere: no href, marked disabled, out of the tab order (both «prev» and «next»).
     '<a class="page-link" href="#">': '<a class="page-link" role="link" aria-disabled="true">',
     "{{ pk.name | title }}": "{{ '№' if pk.name == 'id' else pk.name }}",
+    # A list and its filters side by side from 768 px; on a phone the filters go below the list.
+    '<div class="d-flex min-w-0">': '<div class="d-flex flex-column flex-md-row min-w-0">',
+    '<div class="flex-grow-1 me-2 min-w-0">': '<div class="flex-grow-1 me-md-2 min-w-0">',
+    LIST_HEADER: LIST_HEADER.replace('"card-header"', '"card-header flex-wrap gap-2"'),
+    '<div class="card-footer d-flex justify-content-between align-items-center gap-2">': (
+        '<div class="card-footer d-flex flex-wrap justify-content-between align-items-center gap-2">'
+    ),
     # The rows of a list in Python (views.list_rows); SQLAdmin's own loop is left to run over nothing.
     "<tbody>\n                  {% for row in pagination.rows %}": (
         "<tbody>{{ list_rows_html(model_view, request, pagination.rows) }}\n                  {% for row in [] %}"

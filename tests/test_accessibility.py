@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from live_server import PROJECT_DIR, ServeProcess, body, create_operator, new_page, screenshot, server_env
+from panel_steps import add_organization, log_in, open_menu
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -130,31 +131,6 @@ def prove_axe_works(page: Page, axe_js: Path) -> None:
     page.reload()
 
 
-def log_in(page: Page, base_url: str, username: str, password: str) -> None:
-    page.goto(f"{base_url}/admin/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    assert page.url.rstrip("/").endswith("/admin"), f"not in the panel: {page.url}\n{body(page)}"
-
-
-def open_menu(page: Page, name: str) -> None:
-    with page.expect_navigation():
-        page.get_by_role("link", name=name, exact=True).click()
-
-
-def add_school(page: Page) -> None:
-    open_menu(page, "Образовательные организации")
-    page.get_by_role("link", name=re.compile("Создать")).click()
-    page.wait_for_url("**/admin/organization/create")
-    page.fill("#name", SCHOOL)
-    page.select_option("#municipality", label=MUNICIPALITY)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Сохранить", exact=True).click()
-    assert SCHOOL in body(page)
-
-
 def send_invitation(page: Page) -> None:
     open_menu(page, "Рассылка")
     with page.expect_navigation():
@@ -251,7 +227,7 @@ def test_no_serious_accessibility_violations(
     audit = Audit(axe_js)
     operator = new_page(browser)
     log_in(operator, serve.base_url, OPERATOR[0], OPERATOR[2])
-    add_school(operator)
+    add_organization(operator, SCHOOL, MUNICIPALITY)
     send_invitation(operator)
     submit_application(browser, serve.base_url)
 

@@ -30,6 +30,7 @@ from live_server import (
     screenshot,
     server_env,
 )
+from panel_steps import add_organization, log_in, open_menu
 
 from admin_app.applications import centre_today
 from models import utcnow
@@ -109,33 +110,6 @@ def create_user(env: dict[str, str], person: Person, role: str, *options: str) -
         person.email,
         *options,
     )
-
-
-def log_in(page: Page, base_url: str, person: Person) -> None:
-    page.goto(f"{base_url}/admin/login")
-    page.fill("#username", person.username)
-    page.fill("#password", person.password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    assert page.url.rstrip("/").endswith("/admin"), f"{person.username} is not in the panel: {page.url}\n{body(page)}"
-
-
-def open_menu(page: Page, name: str) -> None:
-    page.get_by_role("link", name=name, exact=True).click()
-    page.wait_for_load_state()
-
-
-def add_organization(page: Page, name: str) -> None:
-    """«Образовательные организации» → «Создать», a school of the Tomsk district."""
-    open_menu(page, "Образовательные организации")
-    page.get_by_role("link", name=re.compile("Создать")).click()
-    page.wait_for_url("**/admin/organization/create")
-    page.fill("#name", name)
-    page.select_option("#municipality", label=MUNICIPALITY)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Сохранить", exact=True).click()
-    assert page.url.endswith("/admin/organization/list"), f"{page.url}\n{body(page)}"
-    assert MUNICIPALITY in page.locator("tbody tr", has_text=name).inner_text()
 
 
 def open_applications(page: Page) -> None:
@@ -221,9 +195,9 @@ def test_application_from_submission_to_archive(browser: Browser, env: dict[str,
 
     # The operator adds the two schools of the district; the command line adds the people working there.
     operator = new_page(browser)
-    log_in(operator, base_url, OPERATOR)
-    add_organization(operator, SCHOOL)
-    add_organization(operator, GYMNASIUM)
+    log_in(operator, base_url, OPERATOR.username, OPERATOR.password)
+    add_organization(operator, SCHOOL, MUNICIPALITY)
+    add_organization(operator, GYMNASIUM, MUNICIPALITY)
     create_user(env, SCHOOL_COORDINATOR, "organization_coordinator", "--organization", SCHOOL)
     create_user(
         env,
@@ -239,7 +213,7 @@ def test_application_from_submission_to_archive(browser: Browser, env: dict[str,
 
     # The school's coordinator enters the application; «Педагог-методист» needs the highest category.
     school = new_page(browser)
-    log_in(school, base_url, SCHOOL_COORDINATOR)
+    log_in(school, base_url, SCHOOL_COORDINATOR.username, SCHOOL_COORDINATOR.password)
     open_new_application_form(school)
     text = body(school)
     assert "Новое заявление на аттестацию" in text
@@ -275,7 +249,7 @@ def test_application_from_submission_to_archive(browser: Browser, env: dict[str,
 
     # The district's coordinator: one new application in the cabinet; registers it, assigns the expert.
     municipal = new_page(browser)
-    log_in(municipal, base_url, MUNICIPAL)
+    log_in(municipal, base_url, MUNICIPAL.username, MUNICIPAL.password)
     assert "Количество новых заявлений (не зарегистрированных) на аттестацию от педагогических работников = 1." in body(
         municipal
     ), body(municipal)
@@ -321,7 +295,7 @@ def test_application_from_submission_to_archive(browser: Browser, env: dict[str,
 
     # The expert sees only the application assigned to them, and reviews it.
     expert = new_page(browser)
-    log_in(expert, base_url, EXPERT)
+    log_in(expert, base_url, EXPERT.username, EXPERT.password)
     assert "Заявления, назначенные вам" in body(expert)
     open_applications(expert)
     rows = expert.locator("tbody tr")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from live_server import ServeProcess, assert_no_english, body, new_page, run_cli, screenshot, server_env
+from panel_steps import log_in
 
 from admin_app.db import make_engine, make_session_factory
 from tests.invitation_helpers import add_organization
@@ -78,15 +79,6 @@ def live(database_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator
         serve.stop()
 
 
-def log_in(page: Page, base_url: str) -> None:
-    page.goto(f"{base_url}/admin/login")
-    page.fill("#username", COORDINATOR)
-    page.fill("#password", COORDINATOR_PASSWORD)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    assert page.url.rstrip("/").endswith("/admin"), f"not in the panel: {page.url}\n{body(page)}"
-
-
 def row_text(page: Page, line: int) -> str:
     return page.locator("#bulk-rows tbody tr", has=page.locator(f"td:first-child:text-is('{line}')")).inner_text()
 
@@ -104,7 +96,7 @@ def test_a_coordinator_invites_a_list_from_a_file(browser: Browser, live: Live, 
     spreadsheet.write_bytes(MIXED_FILE.encode("cp1251"))
 
     coordinator = new_page(browser)
-    log_in(coordinator, base_url)
+    log_in(coordinator, base_url, COORDINATOR, COORDINATOR_PASSWORD)
     coordinator.get_by_role("link", name="Рассылка", exact=True).click()
     coordinator.get_by_role("link", name="Пригласить списком", exact=True).click()
     coordinator.wait_for_url("**/admin/mailing/bulk")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 from csp_watch import PROBE, prove_the_watcher_works, watch_violations
 from live_server import ServeProcess, body, create_operator, new_page, run_cli, screenshot, server_env
+from panel_steps import add_organization, log_in, open_menu
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -59,34 +60,14 @@ def serve(database_url: str, tmp_path: Path) -> Iterator[ServeProcess]:
         serve.stop()
 
 
-def log_in(page: Page, base_url: str, username: str, password: str) -> None:
+def log_in_after_a_wrong_password(page: Page, base_url: str, username: str, password: str) -> None:
     page.goto(f"{base_url}/admin/login")
     page.fill("#username", username)
     page.fill("#password", "не-тот-пароль-вовсе")
     with page.expect_navigation():
         page.click("button[type=submit]")
     assert "Неверное имя пользователя или пароль." in body(page)
-    page.fill("#password", password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    assert page.url.rstrip("/").endswith("/admin"), f"not in the panel: {page.url}\n{body(page)}"
-
-
-def open_menu(page: Page, name: str) -> None:
-    with page.expect_navigation():
-        page.get_by_role("link", name=name, exact=True).click()
-
-
-def add_school(page: Page) -> None:
-    """«Образовательные организации» → «Создать»: an edit form with its dropdown."""
-    open_menu(page, "Образовательные организации")
-    page.get_by_role("link", name=re.compile("Создать")).click()
-    page.wait_for_url("**/admin/organization/create")
-    page.fill("#name", SCHOOL)
-    page.select_option("#municipality", label=MUNICIPALITY)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Сохранить", exact=True).click()
-    assert SCHOOL in body(page)
+    log_in(page, base_url, username, password)
 
 
 def search_and_deactivate(page: Page) -> None:
@@ -186,8 +167,8 @@ def test_csp_panel_and_public_pages_work_without_violations(browser: Browser, se
     page.goto(f"{serve.base_url}/admin/login")
     prove_the_watcher_works(page, violations)
 
-    log_in(page, serve.base_url, OPERATOR[0], OPERATOR[2])
-    add_school(page)
+    log_in_after_a_wrong_password(page, serve.base_url, OPERATOR[0], OPERATOR[2])
+    add_organization(page, SCHOOL, MUNICIPALITY)
     search_and_deactivate(page)
     invite_by_list(page)
     submit_as_teacher(browser, serve.base_url)

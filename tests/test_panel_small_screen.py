@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from live_server import ServeProcess, create_operator, screenshot, server_env
+from panel_steps import log_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -46,11 +47,7 @@ def serve(database_url: str, tmp_path: Path) -> Iterator[ServeProcess]:
 def test_the_panels_main_pages_fit_a_360_pixel_screen(browser: Browser, serve: ServeProcess) -> None:
     context = browser.new_context(viewport={"width": 360, "height": 740})
     page = context.new_page()
-    page.goto(f"{serve.base_url}/admin/login")
-    page.fill("#username", OPERATOR[0])
-    page.fill("#password", OPERATOR[2])
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+    log_in(page, serve.base_url, OPERATOR[0], OPERATOR[2])
     overflowing = {}
     for name, path in PAGES.items():
         page.goto(f"{serve.base_url}{path}")

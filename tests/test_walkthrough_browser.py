@@ -28,6 +28,7 @@ from live_server import (
     screenshot,
     server_env,
 )
+from panel_steps import log_in, open_menu
 from sqlalchemy import update
 
 from admin_app.db import make_engine
@@ -97,20 +98,6 @@ def live(database_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator
         yield Live(serve=serve, smtp=smtp_server, database_url=database_url)
     finally:
         serve.stop()
-
-
-def log_in(page: Page, base_url: str, username: str, password: str) -> None:
-    page.goto(f"{base_url}/admin/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    assert page.url.rstrip("/").endswith("/admin"), f"{username} is not in the panel: {page.url}\n{body(page)}"
-
-
-def open_menu(page: Page, name: str) -> None:
-    page.get_by_role("link", name=name, exact=True).click()
-    page.wait_for_load_state()
 
 
 def open_invitation_form(page: Page) -> None:

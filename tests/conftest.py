@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +26,7 @@ from admin_app.passwords import hash_password
 from admin_app.reference import load_reference
 from admin_app.schema import upgrade_to_head
 from models import User
-from settings import Settings, load_settings
+from settings import PROJECT_DIR, Settings, load_settings
 
 pytest_plugins = ("tests.smtp_server", "live_server")  # fixtures: smtp_server; chromium, browser
 
@@ -171,3 +173,37 @@ def log_in(client: TestClient, username: str, password: str = PASSWORD, **extra:
 def log_out(client: TestClient):
     token = csrf_from(client.get("/admin/").text)
     return client.post("/admin/logout", data={"csrf_token": token})
+
+
+# Variables of the developer's shell that must not leak into a command under test.
+CLEARED = ("ADMIN_PASSWORD", "DEMO_PASSWORD", "BASE_URL", "MAIL_BACKEND", "SMTP_PORT", "SMTP_STARTTLS")
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path) -> Run:
+    """Run `python -m admin_app *args` against the test database; `env` adds or overrides variables."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        full_env = {key: value for key, value in os.environ.items() if key not in CLEARED}
+        full_env.update(
+            {
+                "VAR_DIR": str(tmp_path / "var"),
+                "DATABASE_URL": database_url,
+                "SECRET_KEY": TEST_SECRET_KEY,
+                "BCRYPT_ROUNDS": "4",
+                **(env or {}),
+            }
+        )
+        return subprocess.run(
+            [sys.executable, "-m", "admin_app", *args],
+            cwd=PROJECT_DIR,
+            env=full_env,
+            stdin=subprocess.DEVNULL,  # not a tty: the password is never prompted for
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return run

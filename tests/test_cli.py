@@ -2,58 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from conftest import TEST_SECRET_KEY, DatabaseFactory
+from conftest import DatabaseFactory, Run
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from admin_app.db import make_engine, make_session_factory
 from admin_app.passwords import verify_password
 from models import Municipality, MunicipalityKind, Role, RoleCode, User
-from settings import PROJECT_DIR
 
 GOOD_PASSWORD = "синий-трамвай-2026"
 ROLE_CODES = ("operator", "municipal_coordinator", "organization_coordinator", "expert")
 COMMANDS = ("serve", "migrate", "load-reference", "create-user", "bootstrap")
-# Variables of the developer's shell that must not leak into the command under test.
-CLEARED = ("ADMIN_PASSWORD", "BASE_URL", "MAIL_BACKEND", "SMTP_PORT", "SMTP_STARTTLS")
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def cli(database_url: str, tmp_path: Path) -> Run:
-    """Run `python -m admin_app *args` against the test database; `env` adds or overrides variables."""
-
-    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        full_env = {key: value for key, value in os.environ.items() if key not in CLEARED}
-        full_env.update(
-            {
-                "VAR_DIR": str(tmp_path / "var"),
-                "DATABASE_URL": database_url,
-                "SECRET_KEY": TEST_SECRET_KEY,
-                "BCRYPT_ROUNDS": "4",
-                **(env or {}),
-            }
-        )
-        return subprocess.run(
-            [sys.executable, "-m", "admin_app", *args],
-            cwd=PROJECT_DIR,
-            env=full_env,
-            stdin=subprocess.DEVNULL,  # not a tty: the password is never prompted for
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    return run
 
 
 @pytest.fixture

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from conftest import BASE_URL, TEST_SECRET_KEY, DatabaseFactory, log_in
+from conftest import BASE_URL, DatabaseFactory, Run, log_in
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
@@ -35,41 +31,10 @@ from models import (
     User,
     utcnow,
 )
-from settings import PROJECT_DIR, Settings
+from settings import Settings
 
-CLEARED = ("ADMIN_PASSWORD", "DEMO_PASSWORD", "BASE_URL", "MAIL_BACKEND", "SMTP_PORT", "SMTP_STARTTLS")
 PASSWORD_LINE = re.compile(r"пароль:\s+(\S+)")
 DEMO_PASSWORD = "тёплый-сентябрь-в-томске"
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-@pytest.fixture
-def cli(database_url: str, tmp_path: Path) -> Run:
-    """Run `python -m admin_app *args` against the test database, as an operator would."""
-
-    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        full_env = {key: value for key, value in os.environ.items() if key not in CLEARED}
-        full_env.update(
-            {
-                "VAR_DIR": str(tmp_path / "var"),
-                "DATABASE_URL": database_url,
-                "SECRET_KEY": TEST_SECRET_KEY,
-                "BCRYPT_ROUNDS": "4",
-                **(env or {}),
-            }
-        )
-        return subprocess.run(
-            [sys.executable, "-m", "admin_app", *args],
-            cwd=PROJECT_DIR,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    return run
 
 
 def counts(session_factory: sessionmaker[Session]) -> dict[str, int]:

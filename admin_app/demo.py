@@ -601,10 +601,10 @@ class _DemoBuilder:
             with self._dated(revoked):
                 revoke_invitation(self.session, actor, invitation.id, now=revoked)
         elif state == "failed":
-            mark_dead(self.session, self._claimed(self._letter_of(invitation)), error=DELIVERY_FAILURE)
+            mark_dead(self.session, ClaimedMessage.of(self._letter_of(invitation)), error=DELIVERY_FAILURE)
         elif state == "retrying":
             message = self._letter_of(invitation)
-            schedule_retry(self.session, self._claimed(message), error=TEMPORARY_FAILURE, now=self.now)
+            schedule_retry(self.session, ClaimedMessage.of(message), error=TEMPORARY_FAILURE, now=self.now)
             self.keep_queued.add(message.id)
         elif state == "queued":
             self.keep_queued.add(self._letter_of(invitation).id)
@@ -757,7 +757,7 @@ class _DemoBuilder:
         message = self._letter_of(invitation)
         found = KEY_IN_LINK.search(message.body_text or "")
         assert found, "an invitation letter carries its registration link"
-        mark_sent(self.session, self._claimed(message), now=when)
+        mark_sent(self.session, ClaimedMessage.of(message), now=when)
         return found.group(1)
 
     def _deliver_past_letters(self) -> None:
@@ -772,20 +772,10 @@ class _DemoBuilder:
         for message in waiting:
             if message.id not in self.keep_queued:
                 mark_sent(
-                    self.session, self._claimed(message), now=min(message.created_at + timedelta(minutes=3), self.now)
+                    self.session,
+                    ClaimedMessage.of(message),
+                    now=min(message.created_at + timedelta(minutes=3), self.now),
                 )
-
-    @staticmethod
-    def _claimed(message: OutboxMessage) -> ClaimedMessage:
-        return ClaimedMessage(
-            id=message.id,
-            recipient=message.recipient,
-            subject=message.subject,
-            body_text=message.body_text or "",
-            body_html=message.body_html or "",
-            attempts=message.attempts,
-            invitation_id=message.invitation_id,
-        )
 
 
 def _comment(step: ApplicationStatus) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -57,6 +58,19 @@ class ClaimedMessage:
     body_html: str
     attempts: int
     invitation_id: int | None
+
+    @classmethod
+    def of(cls, row: Any) -> ClaimedMessage:
+        """From an outbox row (or a result row with its columns); a blanked body reads as empty."""
+        return cls(
+            id=row.id,
+            recipient=row.recipient,
+            subject=row.subject,
+            body_text=row.body_text or "",
+            body_html=row.body_html or "",
+            attempts=row.attempts,
+            invitation_id=row.invitation_id,
+        )
 
 
 def enqueue(
@@ -137,15 +151,7 @@ def claim_next(session: Session, *, now: datetime, lease: timedelta = LEASE) -> 
     ).one_or_none()
     if row is None:
         return None
-    return ClaimedMessage(
-        id=row.id,
-        recipient=row.recipient,
-        subject=row.subject,
-        body_text=row.body_text or "",
-        body_html=row.body_html or "",
-        attempts=row.attempts,
-        invitation_id=row.invitation_id,
-    )
+    return ClaimedMessage.of(row)
 
 
 def mark_sent(session: Session, message: ClaimedMessage, *, now: datetime) -> None:

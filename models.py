@@ -26,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -197,6 +198,20 @@ class User(Base):
 
 # Logins are unique regardless of case: "Ivan" may not register beside "ivan".
 Index("uq_users_username_lower", func.lower(User.username), unique=True)
+# The users list is sorted by login: whole, and within a coordinator's municipality or organization.
+Index("ix_users_username", User.username)
+Index("ix_users_municipality_id_username", User.municipality_id, User.username)
+Index("ix_users_organization_id_username", User.organization_id, User.username)
+
+
+OPEN_INVITATION = "accepted_at IS NULL AND revoked_at IS NULL"
+# In each scope (everything, a municipality, an organization): the open invitations by expiry, with the
+# delivery state beside it, so that «Ожидают регистрации» is counted from the index alone.
+OPEN_INVITATION_INDEXES = (
+    ("expires_at", "delivery_state"),
+    ("municipality_id", "expires_at", "delivery_state"),
+    ("organization_id", "expires_at", "delivery_state"),
+)
 
 
 class Invitation(Base):
@@ -205,6 +220,15 @@ class Invitation(Base):
     __table_args__ = (
         Index("ix_invitations_municipality_id_created_at", "municipality_id", "created_at"),
         Index("ix_invitations_organization_id_created_at", "organization_id", "created_at"),
+        *(
+            Index(
+                f"ix_invitations_open_{'_'.join(columns)}",
+                *columns,
+                postgresql_where=text(OPEN_INVITATION),
+                sqlite_where=text(OPEN_INVITATION),
+            )
+            for columns in OPEN_INVITATION_INDEXES
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -388,7 +412,11 @@ class Application(Base):
     """A teacher's application for attestation (заявление на аттестацию)."""
 
     __tablename__ = "applications"
-    __table_args__ = (UniqueConstraint("municipality_id", "registration_year", "registration_number"),)
+    __table_args__ = (
+        UniqueConstraint("municipality_id", "registration_year", "registration_number"),
+        # «Просрочены» and «Срок истекает» on the cabinet home read the status beside the deadline, not the rows.
+        Index("ix_applications_deadline_status", "deadline", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     teacher_full_name: Mapped[str] = mapped_column(String(200), index=True)
@@ -404,7 +432,7 @@ class Application(Base):
     registration_year: Mapped[int | None] = mapped_column(Integer)
     registration_number: Mapped[int | None] = mapped_column(Integer)
     registered_at: Mapped[date | None] = mapped_column(Date)
-    deadline: Mapped[date | None] = mapped_column(Date, index=True)
+    deadline: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default=ApplicationStatus.NEW, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # SHA-256 of the key in the teacher's status link (admin_app.tokens); None when entered by a coordinator.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -345,7 +345,9 @@ def status_clause(status: InvitationStatus, now: datetime) -> ColumnElement[bool
         InvitationStatus.REVOKED: (revoked, [accepted]),
         InvitationStatus.FAILED: (failed, [accepted, revoked]),
         InvitationStatus.EXPIRED: (expired, [accepted, revoked, failed]),
-        InvitationStatus.PENDING: (not_(or_(accepted, revoked, failed, expired)), []),
+        # Spelled out term by term (not `NOT (a OR b …)`): SQLite uses the partial index of open invitations
+        # (ix_invitations_open_expires_at) only when the query repeats its condition's terms.
+        InvitationStatus.PENDING: (and_(*(not_(clause) for clause in (accepted, revoked, failed, expired))), []),
     }
     condition, excluded = earlier[status]
     return and_(condition, *(not_(clause) for clause in excluded))

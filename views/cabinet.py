@@ -31,7 +31,7 @@ def _figures(request: Request) -> dict[str, int]:
         rows = select(model.id).where(*conditions)
         return capped(session.scalar(limited_count(rows if clause is None else rows.where(clause))) or 0)
 
-    with request.app.state.session_factory() as session:
+    with request.app.state.session_factory.begin() as session:  # a COMMIT keeps psycopg's prepared statements
         return {
             "new": count(Application, Application.status == ApplicationStatus.NEW),
             "overdue": count(Application, deadline_clause(OVERDUE, today)),

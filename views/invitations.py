@@ -20,7 +20,7 @@ import anyio.to_thread
 from sqladmin import action
 from sqladmin.flash import Flash
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -167,7 +167,7 @@ class InvitationAdmin(ScopedView, model=Invitation):
 
     def list_query(self, request: Request) -> Select:
         """The place column reads the organization and the municipality, which are not columns of their own."""
-        places = (selectinload(Invitation.organization), selectinload(Invitation.municipality))
+        places = (joinedload(Invitation.organization), joinedload(Invitation.municipality))
         return super().list_query(request).options(*places)
 
     async def export_data(self, data: list[Any], export_type: str = "csv", request: Request | None = None) -> Response:

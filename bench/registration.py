@@ -70,7 +70,13 @@ async def _measure(base_url: str, pool: KeyPool, bcrypt_ms: float, concurrent: i
 
 
 async def _register(client: httpx2.AsyncClient, key: str, token: str, username: str) -> float:
-    data = {"csrf_token": token, "username": username, "password": PASSWORD, "password_confirm": PASSWORD}
+    data = {
+        "csrf_token": token,
+        "username": username,
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+        "consent": "on",  # the required consent to the processing of personal data (152-ФЗ)
+    }
     started = time.perf_counter()
     response = await client.post("/Account/RegisterByInvite", params={"k": key, "t": "Expert"}, data=data)
     if response.status_code != 200:

@@ -29,7 +29,7 @@ function request()
   end
   local key, token, username = string.match(lines[position], "(%S+) (%S+) (%S+)")
   local body = "csrf_token=" .. token .. "&username=" .. username .. "&password=" .. password
-    .. "&password_confirm=" .. password
+    .. "&password_confirm=" .. password .. "&consent=on"
   return wrk.format("POST", "/Account/RegisterByInvite?k=" .. key .. "&t=Expert",
     {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
 end

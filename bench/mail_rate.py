@@ -3,28 +3,28 @@
     .venv/bin/python -m bench.mail_rate --database sqlite --letters 2000 --senders 1 3
 
 Queues `--letters` invitation letters with the outbox's own `enqueue` (one transaction), starts an aiosmtpd
-server on loopback that accepts everything, and lets `--senders` concurrent senders (threads, each with its
-own engine, each running the real `deliver_due` over the SMTP transport) empty the queue. Prints a Markdown
-table: letters, senders, seconds, letters a second, and whether every letter arrived exactly once.
+server on loopback that accepts everything (`bench.smtp_sink`, a process of its own), and lets `--senders`
+concurrent senders (processes, as `serve` workers and `send-mail` are, each running the real `deliver_due`
+over the SMTP transport) empty the queue. Prints a Markdown table: letters, senders, seconds, letters a
+second, and whether every letter arrived exactly once.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -36,20 +36,9 @@ from admin_app.mail.transports import transport_for
 from admin_app.schema import upgrade_to_head
 from settings import Settings, load_settings
 
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+FORK = multiprocessing.get_context("fork")
 HEADER = "| База | Писем | Отправителей | Секунд | Писем/с | Каждое ровно один раз |"
-
-
-@dataclass
-class Inbox:
-    """The SMTP server's handler: counts each recipient that arrived."""
-
-    recipients: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
-        with self.lock:
-            self.recipients.update(envelope.rcpt_tos)
-        return "250 OK"
 
 
 def main() -> None:
@@ -68,10 +57,11 @@ def main() -> None:
 def measure(database: str, postgres_url: str, letters: int, senders: int) -> str:
     workdir = Path(tempfile.mkdtemp(prefix="attestation-mail-bench-"))
     database_url, drop = _database(database, postgres_url, workdir)
-    inbox = Inbox()
+    received = workdir / "recipients.txt"
     port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "bench.smtp_sink", "--port", str(port), "--output", str(received)], cwd=PROJECT_DIR
+    )
     try:
         upgrade_to_head(database_url)
         env = {
@@ -84,19 +74,22 @@ def measure(database: str, postgres_url: str, letters: int, senders: int) -> str
         }
         settings = load_settings(env)
         _queue(database_url, letters)
+        _wait_for_port(port)
         started = time.perf_counter()
-        threads = [threading.Thread(target=_send_all, args=(database_url, settings)) for _ in range(senders)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        processes = [FORK.Process(target=_send_all, args=(database_url, settings)) for _ in range(senders)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
         seconds = time.perf_counter() - started
     finally:
-        controller.stop()
+        sink.terminate()
+        sink.wait()
+        recipients = Counter(received.read_text(encoding="utf-8").splitlines()) if received.exists() else Counter()
         drop()
         shutil.rmtree(workdir, ignore_errors=True)
-    exactly_once = len(inbox.recipients) == letters and set(inbox.recipients.values()) == {1}
-    verdict = "да" if exactly_once else f"нет: дошло {sum(inbox.recipients.values())}"
+    exactly_once = len(recipients) == letters and set(recipients.values()) == {1}
+    verdict = "да" if exactly_once else f"нет: дошло {sum(recipients.values())}"
     return f"| {database} | {letters} | {senders} | {seconds:.1f} | {letters / seconds:.0f} | {verdict} |"
 
 
@@ -131,6 +124,18 @@ def _database(database: str, postgres_url: str, workdir: Path) -> tuple[str, Cal
         admin.dispose()
 
     return str(make_url(postgres_url).set(database=name)), drop
+
+
+def _wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _free_port() -> int:

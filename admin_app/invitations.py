@@ -345,8 +345,8 @@ def status_clause(status: InvitationStatus, now: datetime) -> ColumnElement[bool
         InvitationStatus.REVOKED: (revoked, [accepted]),
         InvitationStatus.FAILED: (failed, [accepted, revoked]),
         InvitationStatus.EXPIRED: (expired, [accepted, revoked, failed]),
-        # Spelled out term by term (not `NOT (a OR b …)`): SQLite uses the partial index of open invitations
-        # (ix_invitations_open_expires_at) only when the query repeats its condition's terms.
+        # Spelled out term by term (not `NOT (a OR b …)`): SQLite uses the partial indexes of open invitations
+        # (models.OPEN_INVITATION_INDEXES) only when the query repeats their condition's terms.
         InvitationStatus.PENDING: (and_(*(not_(clause) for clause in (accepted, revoked, failed, expired))), []),
     }
     condition, excluded = earlier[status]

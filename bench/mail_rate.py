@@ -34,6 +34,7 @@ from admin_app.mail.outbox import enqueue
 from admin_app.mail.sender import deliver_due
 from admin_app.mail.transports import transport_for
 from admin_app.schema import upgrade_to_head
+from bench.server import free_port
 from settings import Settings, load_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -58,7 +59,7 @@ def measure(database: str, postgres_url: str, letters: int, senders: int) -> str
     workdir = Path(tempfile.mkdtemp(prefix="attestation-mail-bench-"))
     database_url, drop = _database(database, postgres_url, workdir)
     received = workdir / "recipients.txt"
-    port = _free_port()
+    port = free_port()
     sink = subprocess.Popen(
         [sys.executable, "-m", "bench.smtp_sink", "--port", str(port), "--output", str(received)], cwd=PROJECT_DIR
     )
@@ -136,12 +137,6 @@ def _wait_for_port(port: int) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 if __name__ == "__main__":

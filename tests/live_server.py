@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from conftest import TEST_SECRET_KEY
+from required_tools import missing_tool
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,10 +44,7 @@ ENGLISH_LEFTOVERS = ("Logout", "Search", "Actions", "Delete selected", "Export",
 def require_chromium() -> Path:
     """The system's Chromium; skips the test without it, or fails it under REQUIRE_BROWSER=1 (CI)."""
     if not CHROMIUM.exists():
-        message = f"нет Chromium: {CHROMIUM}"
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool(f"нет Chromium: {CHROMIUM}", "REQUIRE_BROWSER")
     return CHROMIUM
 
 

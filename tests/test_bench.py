@@ -8,7 +8,6 @@ With REQUIRE_WRK=1 (set by .ci/run) a missing wrk fails the test instead of skip
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import POSTGRES_URL
+from tests.required_tools import missing_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,10 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def wrk() -> None:
     if shutil.which("wrk") is None:
-        message = "нет wrk (apt-get install wrk)"
-        if os.environ.get("REQUIRE_WRK") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool("нет wrk (apt-get install wrk)", "REQUIRE_WRK")
 
 
 def benchmark_database() -> list[str]:

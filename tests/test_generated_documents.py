@@ -6,7 +6,6 @@ tests are skipped, except under REQUIRE_LIBREOFFICE=1 (CI), where that is a fail
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from datetime import date
@@ -16,6 +15,7 @@ import pytest
 
 from admin_app.generated_documents import notice_docx, register_xlsx
 from models import Application, Municipality, Organization
+from tests.required_tools import missing_tool
 
 SOFFICE = shutil.which("soffice")
 
@@ -23,10 +23,7 @@ SOFFICE = shutil.which("soffice")
 @pytest.fixture
 def soffice() -> str:
     if SOFFICE is None:
-        message = "нет LibreOffice (soffice)"
-        if os.environ.get("REQUIRE_LIBREOFFICE") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool("нет LibreOffice (soffice)", "REQUIRE_LIBREOFFICE")
     return SOFFICE
 
 

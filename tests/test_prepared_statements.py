@@ -23,7 +23,7 @@ VIEWS = 8
 
 def kept_plans(app: Starlette) -> dict[str, int]:
     """Each prepared statement of the pool's idle connections, with the number of times its kept plan served."""
-    engine = app.state.session_factory.kw["bind"]
+    engine = app.state.engine
     connections = [engine.connect() for _ in range(engine.pool.checkedin())]
     try:
         plans: dict[str, int] = {}
